@@ -1,0 +1,37 @@
+// Tests failure behaviour under a real mpirun: a throwing rank and a hanging rank both end the job promptly.
+import { describe, expect, it } from 'vitest';
+import { mpirunInstalled, runFixture } from './mpirun.ts';
+
+const hasMpirun = mpirunInstalled();
+const suiteTitle = hasMpirun ? 'MPI failure behaviour (mpirun -np 2)' : 'MPI failure behaviour — SKIPPED: mpirun not found (install openmpi-bin)';
+if (!hasMpirun) console.warn(`[test/mpi] ${suiteTitle}`);
+
+describe.skipIf(!hasMpirun)(suiteTitle, () => {
+  for (const mode of ['throw', 'reject']) {
+    it(`a rank that ${mode}s ends the job non-zero within 30 s, naming the rank and the error`, async () => {
+      const result = await runFixture('rank-throws.ts', [mode], { killAfterMs: 45_000 });
+      expect(result.timedOut).toBe(false);
+      expect(result.code).not.toBe(0);
+      expect(result.code).not.toBeNull();
+      expect(result.elapsedMs).toBeLessThan(30_000);
+      expect(result.stderr).toMatch(/\[rank 1\] Error: gradient went NaN in fixture/);
+      expect(result.stdout).not.toMatch(/unexpectedly finished/);
+    });
+  }
+
+  for (const mode of ['blocking', 'async']) {
+    it(`a hanging rank trips the ${mode} collective's watchdog within the configured timeout`, async () => {
+      const timeoutMs = 3000;
+      const result = await runFixture('rank-hangs.ts', [mode], {
+        env: { MOA_MPI_TIMEOUT_MS: String(timeoutMs) },
+        killAfterMs: 45_000,
+      });
+      expect(result.timedOut).toBe(false);
+      expect(result.code).toBe(124);
+      expect(result.stderr).toMatch(/\[rank 0\] MPI watchdog: allreduceSum #3 \(16384 bytes\) \[step 3\] did not complete within 3000 ms/);
+      // Startup of two tsx ranks plus the timeout plus the abort, on a busy 2-core box.
+      expect(result.elapsedMs).toBeGreaterThan(timeoutMs);
+      expect(result.elapsedMs).toBeLessThan(timeoutMs + 20_000);
+    });
+  }
+});

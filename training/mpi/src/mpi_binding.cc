@@ -1,0 +1,455 @@
+// N-API addon over the system MPI: init, ranks, allreduce-sum / broadcast / barrier with a per-collective watchdog.
+#include <napi.h>
+#include <mpi.h>
+#include <dlfcn.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#ifndef MOA_LIBMPI_SONAME
+#define MOA_LIBMPI_SONAME "libmpi.so.40"
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int gWorldRank = -1;
+int gWorldSize = 0;
+int gLocalRank = -1;
+int gLocalSize = 0;
+int gThreadLevel = -1;
+bool gInitialized = false;
+bool gFinalized = false;
+// True while a collective runs (on the main thread or on a threadpool thread): only one at a time.
+std::atomic<bool> gCollectiveBusy{false};
+std::atomic<uint64_t> gCollectiveSeq{0};
+
+// Aborts the whole job when the collective in progress outlives its deadline.
+class Watchdog {
+ public:
+  void Start() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_) return;
+    running_ = true;
+    stop_ = false;
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!running_) return;
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    running_ = false;
+  }
+
+  // timeoutMs <= 0 disables the watchdog for this collective.
+  void Arm(const std::string& what, double timeoutMs) {
+    if (timeoutMs <= 0) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      armed_ = true;
+      what_ = what;
+      timeoutMs_ = timeoutMs;
+      deadline_ = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeoutMs * 1000.0));
+    }
+    cv_.notify_all();
+  }
+
+  void Disarm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    armed_ = false;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (!armed_) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (Clock::now() < deadline_) {
+        cv_.wait_until(lock, deadline_);
+        continue;
+      }
+      std::fprintf(stderr,
+                   "[rank %d] MPI watchdog: %s did not complete within %.0f ms "
+                   "(a peer rank stopped participating or is stuck); calling MPI_Abort\n",
+                   gWorldRank, what_.c_str(), timeoutMs_);
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 124);
+      armed_ = false;
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  bool running_ = false;
+  bool stop_ = false;
+  bool armed_ = false;
+  std::string what_;
+  double timeoutMs_ = 0;
+  Clock::time_point deadline_;
+};
+
+Watchdog gWatchdog;
+
+std::string ErrorText(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  return std::string(text, length);
+}
+
+const char* ThreadLevelName(int level) {
+  switch (level) {
+    case MPI_THREAD_SINGLE: return "single";
+    case MPI_THREAD_FUNNELED: return "funneled";
+    case MPI_THREAD_SERIALIZED: return "serialized";
+    case MPI_THREAD_MULTIPLE: return "multiple";
+    default: return "unknown";
+  }
+}
+
+void RequireReady(const Napi::Env& env) {
+  if (!gInitialized) throw Napi::Error::New(env, "MPI is not initialized: call init() first");
+  if (gFinalized) throw Napi::Error::New(env, "MPI was already finalized");
+}
+
+// A raw byte/float region borrowed from a JS typed array.
+struct Region {
+  void* data = nullptr;
+  size_t count = 0;      // elements of the MPI datatype
+  MPI_Datatype type = MPI_BYTE;
+};
+
+Region Float32Region(const Napi::Env& env, const Napi::Value& value) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(env, "expected a Float32Array");
+  }
+  Napi::Float32Array array = value.As<Napi::Float32Array>();
+  return Region{array.Data(), array.ElementLength(), MPI_FLOAT};
+}
+
+Region BytesRegion(const Napi::Env& env, const Napi::Value& value) {
+  if (!value.IsTypedArray()) throw Napi::TypeError::New(env, "expected a Float32Array or Uint8Array");
+  Napi::TypedArray array = value.As<Napi::TypedArray>();
+  napi_typedarray_type kind = array.TypedArrayType();
+  if (kind != napi_float32_array && kind != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "expected a Float32Array or Uint8Array");
+  }
+  uint8_t* base = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  return Region{base, array.ByteLength(), MPI_BYTE};
+}
+
+// MPI counts are int: split very large buffers into INT_MAX-element chunks.
+int AllreduceSumInPlace(const Region& region) {
+  size_t elementSize = region.type == MPI_FLOAT ? sizeof(float) : 1;
+  size_t done = 0;
+  while (done < region.count) {
+    size_t chunk = std::min<size_t>(region.count - done, static_cast<size_t>(INT_MAX));
+    void* start = static_cast<uint8_t*>(region.data) + done * elementSize;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, start, static_cast<int>(chunk), region.type, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return rc;
+    done += chunk;
+  }
+  return MPI_SUCCESS;
+}
+
+int BroadcastBytes(const Region& region, int root) {
+  size_t done = 0;
+  while (done < region.count) {
+    size_t chunk = std::min<size_t>(region.count - done, static_cast<size_t>(INT_MAX));
+    int rc = MPI_Bcast(static_cast<uint8_t*>(region.data) + done, static_cast<int>(chunk), MPI_BYTE, root,
+                       MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return rc;
+    done += chunk;
+  }
+  return MPI_SUCCESS;
+}
+
+enum class CollectiveKind { AllreduceSum, Broadcast, Barrier };
+
+const char* KindName(CollectiveKind kind) {
+  switch (kind) {
+    case CollectiveKind::AllreduceSum: return "allreduceSum";
+    case CollectiveKind::Broadcast: return "broadcast";
+    case CollectiveKind::Barrier: return "barrier";
+  }
+  return "collective";
+}
+
+// Describes a collective for watchdog messages: name, sequence number, caller's label (e.g. "step 12").
+std::string Describe(CollectiveKind kind, uint64_t seq, const std::string& label, size_t bytes) {
+  std::string text = std::string(KindName(kind)) + " #" + std::to_string(seq);
+  if (bytes > 0) text += " (" + std::to_string(bytes) + " bytes)";
+  if (!label.empty()) text += " [" + label + "]";
+  return text;
+}
+
+// Runs one collective under the watchdog; returns the MPI return code.
+int RunCollective(CollectiveKind kind, const Region& region, int root, const std::string& label, double timeoutMs) {
+  uint64_t seq = ++gCollectiveSeq;
+  size_t bytes = region.count * (region.type == MPI_FLOAT ? sizeof(float) : 1);
+  gWatchdog.Arm(Describe(kind, seq, label, bytes), timeoutMs);
+  int rc = MPI_SUCCESS;
+  switch (kind) {
+    case CollectiveKind::AllreduceSum: rc = AllreduceSumInPlace(region); break;
+    case CollectiveKind::Broadcast: rc = BroadcastBytes(region, root); break;
+    case CollectiveKind::Barrier: rc = MPI_Barrier(MPI_COMM_WORLD); break;
+  }
+  gWatchdog.Disarm();
+  return rc;
+}
+
+// Claims the single collective slot or throws.
+void ClaimCollectiveSlot(const Napi::Env& env) {
+  bool expected = false;
+  if (!gCollectiveBusy.compare_exchange_strong(expected, true)) {
+    throw Napi::Error::New(env, "another MPI collective is in flight: await it before starting a new one");
+  }
+}
+
+struct CollectiveArgs {
+  std::string label;
+  double timeoutMs = 0;
+};
+
+// options object: { label?: string, timeoutMs?: number }
+CollectiveArgs ReadCollectiveArgs(const Napi::Value& value) {
+  CollectiveArgs args;
+  if (!value.IsObject()) return args;
+  Napi::Object options = value.As<Napi::Object>();
+  Napi::Value label = options.Get("label");
+  if (label.IsString()) args.label = label.As<Napi::String>().Utf8Value();
+  Napi::Value timeout = options.Get("timeoutMs");
+  if (timeout.IsNumber()) args.timeoutMs = timeout.As<Napi::Number>().DoubleValue();
+  return args;
+}
+
+void ThrowIfFailed(const Napi::Env& env, int rc, CollectiveKind kind) {
+  if (rc != MPI_SUCCESS) {
+    throw Napi::Error::New(env, std::string(KindName(kind)) + " failed: " + ErrorText(rc));
+  }
+}
+
+// Runs a collective on the libuv threadpool; keeps the typed array alive until it completes.
+class CollectiveWorker : public Napi::AsyncWorker {
+ public:
+  CollectiveWorker(Napi::Env env, CollectiveKind kind, Napi::Value buffer, Region region, int root,
+                   CollectiveArgs args)
+      : Napi::AsyncWorker(env, "moa-mpi-collective"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        kind_(kind),
+        region_(region),
+        root_(root),
+        args_(std::move(args)) {
+    if (buffer.IsObject()) bufferRef_ = Napi::Persistent(buffer.As<Napi::Object>());
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    rc_ = RunCollective(kind_, region_, root_, args_.label, args_.timeoutMs);
+    gCollectiveBusy = false;
+    if (rc_ != MPI_SUCCESS) SetError(std::string(KindName(kind_)) + " failed: " + ErrorText(rc_));
+  }
+
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference bufferRef_;
+  CollectiveKind kind_;
+  Region region_;
+  int root_;
+  CollectiveArgs args_;
+  int rc_ = MPI_SUCCESS;
+};
+
+// init(): makes libmpi's symbols global (its plugins need them), then MPI_Init_thread(MULTIPLE).
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (gFinalized) throw Napi::Error::New(env, "MPI was finalized; it cannot be initialized again");
+  if (gInitialized) return Napi::String::New(env, ThreadLevelName(gThreadLevel));
+  if (dlopen(MOA_LIBMPI_SONAME, RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    throw Napi::Error::New(env, std::string("cannot load ") + MOA_LIBMPI_SONAME + " globally: " + dlerror());
+  }
+  int provided = MPI_THREAD_SINGLE;
+  int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  if (rc != MPI_SUCCESS) throw Napi::Error::New(env, "MPI_Init_thread failed: " + ErrorText(rc));
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &gWorldRank);
+  MPI_Comm_size(MPI_COMM_WORLD, &gWorldSize);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, gWorldRank, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &gLocalRank);
+  MPI_Comm_size(node, &gLocalSize);
+  MPI_Comm_free(&node);
+  gThreadLevel = provided;
+  gInitialized = true;
+  gWatchdog.Start();
+  return Napi::String::New(env, ThreadLevelName(provided));
+}
+
+Napi::Value Rank(const Napi::CallbackInfo& info) {
+  RequireReady(info.Env());
+  return Napi::Number::New(info.Env(), gWorldRank);
+}
+
+Napi::Value Size(const Napi::CallbackInfo& info) {
+  RequireReady(info.Env());
+  return Napi::Number::New(info.Env(), gWorldSize);
+}
+
+Napi::Value LocalRank(const Napi::CallbackInfo& info) {
+  RequireReady(info.Env());
+  return Napi::Number::New(info.Env(), gLocalRank);
+}
+
+Napi::Value LocalSize(const Napi::CallbackInfo& info) {
+  RequireReady(info.Env());
+  return Napi::Number::New(info.Env(), gLocalSize);
+}
+
+int ReadRoot(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Env env = info.Env();
+  if (!info[index].IsNumber()) throw Napi::TypeError::New(env, "root must be a rank number");
+  int root = info[index].As<Napi::Number>().Int32Value();
+  if (root < 0 || root >= gWorldSize) throw Napi::RangeError::New(env, "root rank out of range");
+  return root;
+}
+
+// allreduceSum(f32, options?)
+Napi::Value AllreduceSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireReady(env);
+  Region region = Float32Region(env, info[0]);
+  CollectiveArgs args = ReadCollectiveArgs(info[1]);
+  ClaimCollectiveSlot(env);
+  int rc = RunCollective(CollectiveKind::AllreduceSum, region, 0, args.label, args.timeoutMs);
+  gCollectiveBusy = false;
+  ThrowIfFailed(env, rc, CollectiveKind::AllreduceSum);
+  return env.Undefined();
+}
+
+// allreduceSumAsync(f32, options?) -> Promise<void>, on the libuv threadpool
+Napi::Value AllreduceSumAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireReady(env);
+  Region region = Float32Region(env, info[0]);
+  CollectiveArgs args = ReadCollectiveArgs(info[1]);
+  ClaimCollectiveSlot(env);
+  auto* worker = new CollectiveWorker(env, CollectiveKind::AllreduceSum, info[0], region, 0, std::move(args));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// broadcast(f32 | u8, root, options?)
+Napi::Value Broadcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireReady(env);
+  Region region = BytesRegion(env, info[0]);
+  int root = ReadRoot(info, 1);
+  CollectiveArgs args = ReadCollectiveArgs(info[2]);
+  ClaimCollectiveSlot(env);
+  int rc = RunCollective(CollectiveKind::Broadcast, region, root, args.label, args.timeoutMs);
+  gCollectiveBusy = false;
+  ThrowIfFailed(env, rc, CollectiveKind::Broadcast);
+  return env.Undefined();
+}
+
+// broadcastAsync(f32 | u8, root, options?) -> Promise<void>
+Napi::Value BroadcastAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireReady(env);
+  Region region = BytesRegion(env, info[0]);
+  int root = ReadRoot(info, 1);
+  CollectiveArgs args = ReadCollectiveArgs(info[2]);
+  ClaimCollectiveSlot(env);
+  auto* worker = new CollectiveWorker(env, CollectiveKind::Broadcast, info[0], region, root, std::move(args));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// barrier(options?)
+Napi::Value Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireReady(env);
+  CollectiveArgs args = ReadCollectiveArgs(info[0]);
+  ClaimCollectiveSlot(env);
+  int rc = RunCollective(CollectiveKind::Barrier, Region{}, 0, args.label, args.timeoutMs);
+  gCollectiveBusy = false;
+  ThrowIfFailed(env, rc, CollectiveKind::Barrier);
+  return env.Undefined();
+}
+
+// abort(code): ends every rank of the job.
+Napi::Value Abort(const Napi::CallbackInfo& info) {
+  int code = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (gInitialized && !gFinalized) MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+Napi::Value Finalize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!gInitialized || gFinalized) return env.Undefined();
+  if (gCollectiveBusy) throw Napi::Error::New(env, "cannot finalize while a collective is in flight");
+  gWatchdog.Stop();
+  int rc = MPI_Finalize();
+  gFinalized = true;
+  if (rc != MPI_SUCCESS) throw Napi::Error::New(env, "MPI_Finalize failed: " + ErrorText(rc));
+  return env.Undefined();
+}
+
+Napi::Value IsInitialized(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), gInitialized && !gFinalized);
+}
+
+Napi::Value LibraryVersion(const Napi::CallbackInfo& info) {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  return Napi::String::New(info.Env(), std::string(version, length));
+}
+
+Napi::Object Register(Napi::Env env, Napi::Object exports) {
+  exports.Set("init", Napi::Function::New(env, Init));
+  exports.Set("rank", Napi::Function::New(env, Rank));
+  exports.Set("size", Napi::Function::New(env, Size));
+  exports.Set("localRank", Napi::Function::New(env, LocalRank));
+  exports.Set("localSize", Napi::Function::New(env, LocalSize));
+  exports.Set("allreduceSum", Napi::Function::New(env, AllreduceSum));
+  exports.Set("allreduceSumAsync", Napi::Function::New(env, AllreduceSumAsync));
+  exports.Set("broadcast", Napi::Function::New(env, Broadcast));
+  exports.Set("broadcastAsync", Napi::Function::New(env, BroadcastAsync));
+  exports.Set("barrier", Napi::Function::New(env, Barrier));
+  exports.Set("abort", Napi::Function::New(env, Abort));
+  exports.Set("finalize", Napi::Function::New(env, Finalize));
+  exports.Set("isInitialized", Napi::Function::New(env, IsInitialized));
+  exports.Set("libraryVersion", Napi::Function::New(env, LibraryVersion));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(moa_mpi, Register)
