@@ -1,0 +1,128 @@
+// Refuses pages this app cannot decode, and pages that would not fit the memory budget, before decoding.
+
+import { TiffDecodeError } from '../errors.ts';
+import type { PageSummary } from './structure.ts';
+
+/** TIFF compression codes this decoder reads (geotiff's codecs). */
+export const SUPPORTED_COMPRESSIONS: Record<number, string> = {
+  1: 'uncompressed',
+  5: 'LZW',
+  7: 'JPEG',
+  8: 'Deflate',
+  32773: 'PackBits',
+  32946: 'Deflate (old code)',
+  50000: 'Zstandard',
+};
+
+const KNOWN_UNSUPPORTED: Record<number, string> = {
+  2: 'CCITT fax', 3: 'CCITT fax 3', 4: 'CCITT fax 4', 6: 'old-style JPEG', 34712: 'JPEG 2000', 33003: 'JPEG 2000 (Aperio)',
+  33005: 'JPEG 2000 (Aperio)', 34925: 'LZMA', 34887: 'LERC', 50001: 'WebP', 50002: 'JPEG XL', 52546: 'JPEG XL',
+};
+
+/** Bytes one decoded sample takes in memory (geotiff widens half floats to 32 bits, 64-bit floats stay 64). */
+export function bytesPerDecodedSample(bits: number): number {
+  if (bits <= 8) return 1;
+  if (bits <= 16) return 2;
+  if (bits <= 32) return 4;
+  return 8;
+}
+
+function unsupported(fileName: string, what: string): TiffDecodeError {
+  return new TiffDecodeError(
+    fileName,
+    'unsupported',
+    `"${fileName}" is a TIFF of a kind this app cannot read (${what}). Save it as an uncompressed, LZW, Deflate or Zstandard TIFF and try again.`,
+    what,
+  );
+}
+
+/** Throws TiffDecodeError unless the page's sample layout and compression can be decoded. */
+export function checkPageSupported(page: PageSummary, fileName: string): void {
+  if (page.width <= 0 || page.height <= 0) {
+    throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: it declares an image of ${page.width} x ${page.height} pixels.`);
+  }
+  if (page.samplesPerPixel < 1 || page.samplesPerPixel > 64) {
+    throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: it declares ${page.samplesPerPixel} samples per pixel.`);
+  }
+  if (!(page.compression in SUPPORTED_COMPRESSIONS)) {
+    const known = KNOWN_UNSUPPORTED[page.compression];
+    throw unsupported(fileName, known ? `${known} compression` : `compression code ${page.compression}`);
+  }
+  const bits = page.bitsPerSample[0];
+  const format = page.sampleFormat[0];
+  if (page.bitsPerSample.some((b) => b !== bits) || page.sampleFormat.some((f) => f !== format)) {
+    throw unsupported(fileName, 'samples of different bit depths or types in one pixel');
+  }
+  if (page.planarConfiguration !== 1 && page.planarConfiguration !== 2) {
+    throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: unknown sample arrangement ${page.planarConfiguration}.`);
+  }
+  if (format === 1 || format === 4) {
+    if (bits < 1 || bits > 32 || bits === 24) throw unsupported(fileName, `${bits}-bit unsigned samples`);
+    if (bits % 8 !== 0 && page.predictor !== 1) throw unsupported(fileName, `${bits}-bit samples with a predictor`);
+  } else if (format === 2) {
+    if (bits !== 8 && bits !== 16 && bits !== 32) throw unsupported(fileName, `${bits}-bit signed samples`);
+  } else if (format === 3) {
+    if (bits !== 16 && bits !== 32 && bits !== 64) throw unsupported(fileName, `${bits}-bit floating-point samples`);
+  } else {
+    throw unsupported(fileName, `sample format ${format}`);
+  }
+  if (page.compression === 7 && bits !== 8) throw unsupported(fileName, `${bits}-bit JPEG`);
+  if (page.predictor !== 1 && page.predictor !== 2 && page.predictor !== 3) throw unsupported(fileName, `predictor ${page.predictor}`);
+  if (page.photometric === 3 && !page.hasColorMap) {
+    throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: a palette image without its colour table.`);
+  }
+  if (![0, 1, 2, 3, 5, 6].includes(page.photometric)) throw unsupported(fileName, `photometric interpretation ${page.photometric}`);
+}
+
+/** Decoded bytes the page needs, counting its pixels and one decoded strip or tile. */
+export function pageDecodeBytes(page: PageSummary): number {
+  const sampleBytes = bytesPerDecodedSample(page.bitsPerSample[0]);
+  const pixels = page.width * page.height * page.samplesPerPixel * sampleBytes;
+  const block = Math.max(1, page.blockWidth) * Math.max(1, page.blockHeight) * page.samplesPerPixel * sampleBytes;
+  const palette = page.photometric === 3 ? page.width * page.height * 3 * 2 : 0;
+  return pixels + block + palette;
+}
+
+/** Throws `too-large` when the pages together would need more than `maxBytes` of decoded pixels. */
+export function checkMemoryBudget(pages: PageSummary[], maxBytes: number, fileName: string): void {
+  const total = pages.reduce((sum, p) => sum + pageDecodeBytes(p), 0);
+  if (total > maxBytes) {
+    const p = pages[0];
+    throw new TiffDecodeError(
+      fileName,
+      'too-large',
+      `"${fileName}" is too large to open here: ${p.width} x ${p.height} pixels` +
+        (pages.length > 1 ? ` in ${pages.length} planes` : '') +
+        ` would need about ${Math.ceil(total / 2 ** 20)} MiB, more than the ${Math.floor(maxBytes / 2 ** 20)} MiB allowed.`,
+      `needs ${total} bytes, budget ${maxBytes}`,
+    );
+  }
+}
+
+/** Throws unless every strip or tile the page needs lies inside the file. */
+export function checkBlocksInside(page: PageSummary, fileLength: number, fileName: string): void {
+  if (page.blockWidth <= 0 || page.blockHeight <= 0) {
+    throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: its strips or tiles have no size.`);
+  }
+  const across = Math.ceil(page.width / page.blockWidth);
+  const down = Math.ceil(page.height / page.blockHeight);
+  const needed = across * down * (page.planarConfiguration === 2 ? page.samplesPerPixel : 1);
+  if (page.blockOffsets.length < needed || page.blockByteCounts.length < needed) {
+    throw new TiffDecodeError(
+      fileName,
+      'corrupt',
+      `"${fileName}" is a damaged TIFF file: it lists ${page.blockOffsets.length} pieces of image data where ${needed} are needed.`,
+    );
+  }
+  for (let i = 0; i < needed; i++) {
+    const end = page.blockOffsets[i] + page.blockByteCounts[i];
+    if (page.blockByteCounts[i] > 0 && end > fileLength) {
+      throw new TiffDecodeError(
+        fileName,
+        'truncated',
+        `"${fileName}" is incomplete: the file ends before all of its image data. It may not have finished copying or downloading.`,
+        `block ${i} ends at ${end}, file has ${fileLength} bytes`,
+      );
+    }
+  }
+}

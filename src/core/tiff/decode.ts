@@ -1,0 +1,153 @@
+// decodeTiff: TIFF bytes -> named channel planes, or a TiffDecodeError saying why not.
+
+import { fromArrayBuffer, type GeoTIFFImage } from 'geotiff';
+import { TiffDecodeError } from '../errors.ts';
+import { checkBlocksInside, checkMemoryBudget, checkPageSupported } from './checks.ts';
+import { determineLayout, type PagePlacement, type StackLayout } from './layout.ts';
+import { readPackedSamples } from './packed-samples.ts';
+import { readTiffStructure, type PageSummary } from './structure.ts';
+import type { ChannelPlane, DecodedImage, DecodeOptions, PlaneData, SampleFormat, StackPlane } from './types.ts';
+
+/** Default budget for decoded pixels of one file: 1 GiB. */
+export const DEFAULT_MAX_DECODE_BYTES = 2 ** 30;
+
+const RGB_NAMES = ['Red', 'Green', 'Blue'];
+
+function toArrayBuffer(input: Uint8Array | ArrayBuffer): { bytes: Uint8Array; buffer: ArrayBuffer } {
+  if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input), buffer: input };
+  const copy = input.slice(); // own, exactly-sized buffer (geotiff reads the whole ArrayBuffer)
+  return { bytes: copy, buffer: copy.buffer as ArrayBuffer };
+}
+
+function sampleFormatName(code: number): SampleFormat {
+  return code === 2 ? 'int' : code === 3 ? 'float' : 'uint';
+}
+
+/**
+ * Decodes a TIFF (any page layout, strips or tiles, chunky or planar, the common codecs) into
+ * channel planes. Never allocates more than `options.maxBytes` of pixels (checked from the header);
+ * every failure is a TiffDecodeError with the file name, a code and a plain-language message.
+ */
+export async function decodeTiff(input: Uint8Array | ArrayBuffer, fileName: string, options: DecodeOptions = {}): Promise<DecodedImage> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_DECODE_BYTES;
+  const { bytes, buffer } = toArrayBuffer(input);
+  const structure = readTiffStructure(bytes, fileName);
+  const layout = determineLayout(structure.pages);
+  const z = options.z ?? 0;
+  const t = options.t ?? 0;
+  if (z >= layout.sizeZ || t >= layout.sizeT || z < 0 || t < 0) {
+    throw new TiffDecodeError(fileName, 'unsupported', `"${fileName}" has ${layout.sizeZ} focal planes and ${layout.sizeT} time points; plane z=${z}, t=${t} does not exist.`);
+  }
+  const selected = layout.placements.filter((p) => p.z === z && p.t === t).sort((a, b) => a.c - b.c);
+  const wanted = options.allPlanes ? layout.placements : selected;
+  if (selected.length === 0) {
+    throw new TiffDecodeError(
+      fileName,
+      'unsupported',
+      `"${fileName}" does not contain the image data its description announces (it may be one part of a multi-file OME-TIFF set).`,
+    );
+  }
+  const pagesToRead = [...new Set(wanted.map((p) => p.page))].map((i) => structure.pages[i]);
+  for (const page of pagesToRead) checkPageSupported(page, fileName);
+  checkMemoryBudget(pagesToRead, maxBytes, fileName);
+  for (const page of pagesToRead) checkBlocksInside(page, bytes.byteLength, fileName);
+
+  const notes = [...layout.notes];
+  let tiff: Awaited<ReturnType<typeof fromArrayBuffer>>;
+  try {
+    tiff = await fromArrayBuffer(buffer);
+  } catch (error) {
+    throw wrapLibraryError(fileName, error);
+  }
+  const planesByPage = new Map<number, ChannelPlane[]>();
+  for (const page of pagesToRead) {
+    try {
+      const image = await tiff.getImage(page.index);
+      planesByPage.set(page.index, await readPagePlanes(image, page, notes));
+    } catch (error) {
+      throw wrapLibraryError(fileName, error);
+    }
+  }
+  const first = structure.pages[selected[0].page];
+  const namedPlanes = (placement: PagePlacement): ChannelPlane[] =>
+    (planesByPage.get(placement.page) ?? []).map((plane, s, all) => ({
+      ...plane,
+      name: channelName(layout, placement.c, s, all.length) ?? plane.name,
+    }));
+  const planes = selected.flatMap(namedPlanes);
+  const stack: StackPlane[] | undefined = options.allPlanes
+    ? layout.placements.flatMap((placement) =>
+        namedPlanes(placement).map((plane, s, all) => ({ ...plane, c: placement.c * all.length + s, z: placement.z, t: placement.t, page: placement.page })),
+      )
+    : undefined;
+  return {
+    fileName,
+    width: first.width,
+    height: first.height,
+    planes,
+    pageCount: structure.pages.length,
+    sizeC: planes.length,
+    sizeZ: layout.sizeZ,
+    sizeT: layout.sizeT,
+    z,
+    t,
+    layoutSource: layout.source === 'samples' && first.samplesPerPixel === 1 ? 'samples' : layout.source,
+    stack,
+    skippedPages: layout.skippedPages,
+    notes,
+  };
+}
+
+function channelName(layout: StackLayout, pageChannel: number, sample: number, samples: number): string | undefined {
+  if (samples === 1) return layout.channelNames[pageChannel];
+  if (layout.channelNames.length === 1 && layout.pageChannels === 1) return undefined; // one name for an RGB channel: keep colour names
+  return layout.channelNames[pageChannel * samples + sample];
+}
+
+async function readPagePlanes(image: GeoTIFFImage, page: PageSummary, notes: string[]): Promise<ChannelPlane[]> {
+  const bits = page.bitsPerSample[0];
+  const format = page.sampleFormat[0];
+  let arrays: PlaneData[];
+  if (bits % 8 !== 0) {
+    arrays = await readPackedSamples(image, page);
+  } else {
+    const rasters = (await image.readRasters({ interleave: false })) as unknown as ArrayLike<unknown>[];
+    arrays = rasters.map((r) => (r instanceof Float64Array ? Float32Array.from(r) : (r as PlaneData)));
+  }
+  const base = { width: page.width, height: page.height, bitsPerSample: bits, sampleFormat: sampleFormatName(format) };
+  if (page.photometric === 3) {
+    notes.push(`Page ${page.index} is a palette (indexed colour) image; it was expanded to red, green and blue planes.`);
+    return expandPalette(image, arrays[0], base);
+  }
+  if (page.photometric === 0 && format !== 3) {
+    notes.push(`Page ${page.index} stores dark as high values (WhiteIsZero); values were inverted.`);
+    const max = 2 ** bits - 1;
+    for (const a of arrays) for (let i = 0; i < a.length; i++) a[i] = max - a[i];
+  }
+  return arrays.map((data, s) => ({ ...base, data, name: page.photometric === 2 && s < 3 ? RGB_NAMES[s] : undefined }));
+}
+
+async function expandPalette(image: GeoTIFFImage, index: PlaneData, base: Omit<ChannelPlane, 'data'>): Promise<ChannelPlane[]> {
+  const colorMap = (await image.fileDirectory.loadValue('ColorMap')) as ArrayLike<number> | undefined;
+  const entries = 2 ** base.bitsPerSample;
+  if (!colorMap || colorMap.length < 3 * entries) throw new RangeError('colour map shorter than 3 * 2^bits');
+  return RGB_NAMES.map((name, channel) => {
+    const out = new Uint16Array(index.length);
+    for (let i = 0; i < index.length; i++) out[i] = colorMap[channel * entries + index[i]];
+    return { ...base, name, bitsPerSample: 16, sampleFormat: 'uint' as const, data: out };
+  });
+}
+
+function wrapLibraryError(fileName: string, error: unknown): TiffDecodeError {
+  if (error instanceof TiffDecodeError) return error;
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (/Unknown compression|not supported|Unsupported/i.test(detail)) {
+    return new TiffDecodeError(fileName, 'unsupported', `"${fileName}" is a TIFF of a kind this app cannot read.`, detail);
+  }
+  return new TiffDecodeError(
+    fileName,
+    'corrupt',
+    `"${fileName}" is a damaged TIFF file: its image data could not be decoded. Try exporting the image again.`,
+    detail,
+  );
+}

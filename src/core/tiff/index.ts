@@ -1,0 +1,6 @@
+// Public surface of the TIFF decoder.
+
+export { decodeTiff, DEFAULT_MAX_DECODE_BYTES } from './decode.ts';
+export { SUPPORTED_COMPRESSIONS } from './checks.ts';
+export type { ChannelPlane, DecodedImage, DecodeOptions, LayoutSource, PlaneData, SampleFormat, StackPlane } from './types.ts';
+export { TiffDecodeError, type TiffErrorCode } from '../errors.ts';

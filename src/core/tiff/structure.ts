@@ -1,0 +1,253 @@
+// Walks a TIFF's header and page (IFD) chain with bounds checks, before any pixel decoding.
+//
+// geotiff trusts the file: a cyclic page chain makes it loop forever and a tag claiming billions of
+// values makes it allocate them. This walker reads only what it needs, refuses anything that points
+// outside the file, and gives the decoder the facts it must check against the memory budget.
+
+import { TiffDecodeError } from '../errors.ts';
+
+export interface PageSummary {
+  index: number;
+  width: number;
+  height: number;
+  samplesPerPixel: number;
+  bitsPerSample: number[];
+  /** TIFF SampleFormat per sample: 1 uint, 2 int, 3 float (default 1). */
+  sampleFormat: number[];
+  compression: number;
+  photometric: number;
+  planarConfiguration: number;
+  predictor: number;
+  newSubfileType: number;
+  tiled: boolean;
+  blockWidth: number;
+  blockHeight: number;
+  blockOffsets: number[];
+  blockByteCounts: number[];
+  description?: string;
+  pageName?: string;
+  hasColorMap: boolean;
+}
+
+export interface TiffStructure {
+  littleEndian: boolean;
+  bigTiff: boolean;
+  pages: PageSummary[];
+}
+
+const TYPE_SIZES: Record<number, number> = {
+  1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8,
+};
+
+/** Most pages walked before the file is refused (a real stack of this size would not fit memory anyway). */
+const MAX_PAGES = 100_000;
+
+interface RawEntry {
+  type: number;
+  count: number;
+  valueOffset: number;
+}
+
+class Reader {
+  readonly view: DataView;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly littleEndian: boolean,
+    readonly bigTiff: boolean,
+    readonly fileName: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get length(): number {
+    return this.bytes.byteLength;
+  }
+  u16(at: number): number {
+    return this.view.getUint16(at, this.littleEndian);
+  }
+  u32(at: number): number {
+    return this.view.getUint32(at, this.littleEndian);
+  }
+  u64(at: number): number {
+    const v = this.view.getBigUint64(at, this.littleEndian);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(this.fileName, `64-bit value ${v} at ${at}`);
+    return Number(v);
+  }
+  offsetAt(at: number): number {
+    return this.bigTiff ? this.u64(at) : this.u32(at);
+  }
+}
+
+function corrupt(fileName: string, detail: string): TiffDecodeError {
+  return new TiffDecodeError(
+    fileName,
+    'corrupt',
+    `"${fileName}" is a damaged TIFF file: its internal layout points to places that do not exist. Try exporting the image again.`,
+    detail,
+  );
+}
+
+function truncated(fileName: string, detail: string): TiffDecodeError {
+  return new TiffDecodeError(
+    fileName,
+    'truncated',
+    `"${fileName}" is incomplete: the file ends before all of its image data. It may not have finished copying or downloading.`,
+    detail,
+  );
+}
+
+function readEntryValues(r: Reader, e: RawEntry): number[] {
+  const size = TYPE_SIZES[e.type];
+  const out: number[] = new Array(e.count);
+  for (let i = 0; i < e.count; i++) {
+    const at = e.valueOffset + i * size;
+    switch (e.type) {
+      case 1: case 7: out[i] = r.view.getUint8(at); break;
+      case 6: out[i] = r.view.getInt8(at); break;
+      case 3: out[i] = r.u16(at); break;
+      case 8: out[i] = r.view.getInt16(at, r.littleEndian); break;
+      case 4: case 13: out[i] = r.u32(at); break;
+      case 9: out[i] = r.view.getInt32(at, r.littleEndian); break;
+      case 16: case 18: out[i] = r.u64(at); break;
+      case 17: out[i] = Number(r.view.getBigInt64(at, r.littleEndian)); break;
+      case 5: { const d = r.u32(at + 4); out[i] = d === 0 ? 0 : r.u32(at) / d; break; }
+      case 10: { const d = r.view.getInt32(at + 4, r.littleEndian); out[i] = d === 0 ? 0 : r.view.getInt32(at, r.littleEndian) / d; break; }
+      case 11: out[i] = r.view.getFloat32(at, r.littleEndian); break;
+      case 12: out[i] = r.view.getFloat64(at, r.littleEndian); break;
+      default: out[i] = 0;
+    }
+  }
+  return out;
+}
+
+function readAscii(r: Reader, e: RawEntry): string {
+  let end = e.valueOffset + e.count;
+  const zero = r.bytes.indexOf(0, e.valueOffset);
+  if (zero >= 0 && zero < end) end = zero;
+  return new TextDecoder('utf-8', { fatal: false }).decode(r.bytes.subarray(e.valueOffset, end));
+}
+
+/** Reads the header and every page's key tags; throws TiffDecodeError on anything out of bounds. */
+export function readTiffStructure(bytes: Uint8Array, fileName: string): TiffStructure {
+  if (bytes.byteLength === 0) {
+    throw new TiffDecodeError(fileName, 'empty-file', `"${fileName}" is empty (0 bytes). The file may not have been copied completely.`);
+  }
+  if (bytes.byteLength < 8) throw notTiff(fileName, bytes);
+  const order = String.fromCharCode(bytes[0], bytes[1]);
+  if (order !== 'II' && order !== 'MM') throw notTiff(fileName, bytes);
+  const littleEndian = order === 'II';
+  const probe = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = probe.getUint16(2, littleEndian);
+  if (version !== 42 && version !== 43) throw notTiff(fileName, bytes);
+  const bigTiff = version === 43;
+  if (bigTiff && bytes.byteLength < 16) throw truncated(fileName, 'BigTIFF header shorter than 16 bytes');
+  const r = new Reader(bytes, littleEndian, bigTiff, fileName);
+  let offset = bigTiff ? r.u64(8) : r.u32(4);
+  const pages: PageSummary[] = [];
+  const seen = new Set<number>();
+  while (offset !== 0) {
+    if (seen.has(offset)) break; // a page chain that loops back: keep the pages read so far
+    if (pages.length >= MAX_PAGES) {
+      throw new TiffDecodeError(fileName, 'unsupported', `"${fileName}" has more than ${MAX_PAGES} pages, more than this app can open.`);
+    }
+    seen.add(offset);
+    const headSize = bigTiff ? 8 : 2;
+    if (offset + headSize > r.length) {
+      if (pages.length > 0) break; // a broken link after good pages: use what is there
+      throw (offset < 2 ** 32 && offset > r.length ? truncated : corrupt)(fileName, `first page at ${offset}, file has ${r.length} bytes`);
+    }
+    const entryCount = bigTiff ? r.u64(offset) : r.u16(offset);
+    const entrySize = bigTiff ? 20 : 12;
+    const entriesStart = offset + headSize;
+    const nextAt = entriesStart + entryCount * entrySize;
+    if (nextAt + (bigTiff ? 8 : 4) > r.length) {
+      if (pages.length > 0) break;
+      throw truncated(fileName, `page directory at ${offset} with ${entryCount} entries runs past the end`);
+    }
+    const entries = new Map<number, RawEntry>();
+    for (let i = 0; i < entryCount; i++) {
+      const at = entriesStart + i * entrySize;
+      const tag = r.u16(at);
+      const type = r.u16(at + 2);
+      const count = bigTiff ? r.u64(at + 4) : r.u32(at + 4);
+      const size = TYPE_SIZES[type];
+      if (size === undefined) continue; // unknown field type: readers skip such entries
+      const bytesNeeded = size * count;
+      const inlineCapacity = bigTiff ? 8 : 4;
+      const valueField = at + (bigTiff ? 12 : 8);
+      const valueOffset = bytesNeeded <= inlineCapacity ? valueField : r.offsetAt(valueField);
+      if (valueOffset + bytesNeeded > r.length) {
+        if (IMAGE_TAGS.has(tag)) throw (valueOffset > r.length ? corrupt : truncated)(fileName, `tag ${tag} values at ${valueOffset}+${bytesNeeded} beyond ${r.length}`);
+        continue; // a damaged tag nobody needs for pixels
+      }
+      entries.set(tag, { type, count, valueOffset });
+    }
+    pages.push(summarisePage(r, pages.length, entries));
+    offset = r.offsetAt(nextAt);
+  }
+  if (pages.length === 0) throw corrupt(fileName, 'no page directory');
+  return { littleEndian, bigTiff, pages };
+}
+
+/** Tags whose damage makes pixels unreadable (others are skipped when out of bounds). */
+const IMAGE_TAGS = new Set([256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325, 339, 347]);
+
+function notTiff(fileName: string, bytes: Uint8Array): TiffDecodeError {
+  const kind = sniffFormat(bytes);
+  return new TiffDecodeError(
+    fileName,
+    'not-tiff',
+    kind
+      ? `"${fileName}" is a ${kind} file, not a TIFF. Please provide the original TIFF images from the microscope.`
+      : `"${fileName}" is not a TIFF image (its first bytes are not a TIFF header).`,
+  );
+}
+
+function sniffFormat(b: Uint8Array): string | undefined {
+  const starts = (...sig: number[]) => sig.every((v, i) => b[i] === v);
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'PNG';
+  if (starts(0xff, 0xd8, 0xff)) return 'JPEG';
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'ZIP';
+  if (starts(0x25, 0x50, 0x44, 0x46)) return 'PDF';
+  if (starts(0x47, 0x49, 0x46, 0x38)) return 'GIF';
+  if (starts(0x42, 0x4d)) return 'BMP';
+  return undefined;
+}
+
+function summarisePage(r: Reader, index: number, entries: Map<number, RawEntry>): PageSummary {
+  const nums = (tag: number): number[] | undefined => {
+    const e = entries.get(tag);
+    return e ? readEntryValues(r, e) : undefined;
+  };
+  const one = (tag: number, fallback: number): number => nums(tag)?.[0] ?? fallback;
+  const text = (tag: number): string | undefined => {
+    const e = entries.get(tag);
+    return e && e.type === 2 ? readAscii(r, e) : undefined;
+  };
+  const samplesPerPixel = one(277, 1);
+  const bps = nums(258) ?? [1];
+  const fmt = nums(339) ?? [1];
+  const tiled = entries.has(324) || entries.has(322);
+  const width = one(256, 0);
+  const height = one(257, 0);
+  return {
+    index,
+    width,
+    height,
+    samplesPerPixel,
+    bitsPerSample: Array.from({ length: samplesPerPixel }, (_, i) => bps[i] ?? bps[0]),
+    sampleFormat: Array.from({ length: samplesPerPixel }, (_, i) => fmt[i] ?? fmt[0]),
+    compression: one(259, 1),
+    photometric: one(262, samplesPerPixel >= 3 ? 2 : 1),
+    planarConfiguration: one(284, 1),
+    predictor: one(317, 1),
+    newSubfileType: one(254, 0),
+    tiled,
+    blockWidth: tiled ? one(322, 0) : width,
+    blockHeight: tiled ? one(323, 0) : Math.min(one(278, height), height),
+    blockOffsets: nums(tiled ? 324 : 273) ?? [],
+    blockByteCounts: nums(tiled ? 325 : 279) ?? [],
+    description: text(270),
+    pageName: text(285),
+    hasColorMap: entries.has(320),
+  };
+}
