@@ -1,0 +1,209 @@
+// Public types of the inference engine: what the app passes in and what comes back.
+import type { BundleMetadata } from '../core/bundle.ts';
+import type { ChannelName } from '../core/labels.ts';
+import type { PixelPlane, PreprocessSpec } from '../core/preprocess.ts';
+
+/** Which TF.js backend to use. 'auto': WebGPU when an adapter exists, else WASM; 'cpu' only when asked. */
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
+
+export interface EngineOptions {
+  backend?: BackendChoice;
+  /** WASM threads; default navigator.hardwareConcurrency (not the backend's default of half). */
+  threads?: number;
+  /**
+   * URL of the engine's worker script. Default: the worker Vite bundles from ./worker.ts.
+   * Only tests and unusual hosting need this.
+   */
+  workerUrl?: string | URL;
+}
+
+/** The WASM binary that actually runs. */
+export type WasmBinary = 'threaded-simd' | 'simd' | 'plain';
+
+/** What the engine runs on, as measured after initialisation (not as requested). */
+export interface BackendInfo {
+  /** The backend in use. */
+  name: 'webgpu' | 'wasm' | 'cpu';
+  requested: BackendChoice;
+  /** For WASM: which binary was loaded. */
+  wasmBinary?: WasmBinary;
+  /** Threads that run kernels: WASM pool size (getThreadsCount), 1 for cpu, 0 for WebGPU (GPU). */
+  threads: number;
+  /** self.crossOriginIsolated inside the worker (needed for WASM threads). */
+  crossOriginIsolated: boolean;
+  /** navigator.hardwareConcurrency as the browser reported it (before the engine's workaround). */
+  hardwareConcurrency: number;
+  /** For WebGPU: adapter description (vendor / architecture / device) when available. */
+  adapter?: string;
+  /** For WebGPU: maxStorageBufferBindingSize of the device, bytes; batches are sized below it. */
+  maxBindingBytes?: number;
+  /** Why a faster backend was not used (no WebGPU adapter, no isolation, ...). */
+  fallbackReasons: string[];
+  tfjsVersion: string;
+}
+
+/**
+ * Where a bundle comes from:
+ * - 'default': the bundle named by `models/index.json` under the app's base URL;
+ * - File[]: the files of a dropped or picked folder (matched by base name);
+ * - { url }: a same-origin folder URL holding moa-lens.json, model.json and the shards.
+ */
+export type BundleSource = 'default' | File[] | { url: string };
+
+/** A loaded, verified bundle, as the app sees it. */
+export interface LoadedBundle {
+  name: string;
+  /** sha256 of moa-lens.json: names the exact model (for exports). */
+  hash: string;
+  classes: string[];
+  /** Model input in model pixels. */
+  input: { height: number; width: number; channels: number };
+  preprocessing: PreprocessSpec;
+  trained: boolean;
+  /** Bytes read and verified. */
+  bytes: number;
+  /** Full metadata (moa-lens.json). */
+  metadata: BundleMetadata;
+  /** Tiles per predict call the engine chose for this bundle and backend. */
+  batchSize: number;
+  /** Milliseconds spent reading, verifying, building and warming up the model. */
+  loadMs: number;
+}
+
+/** Bytes of an image file: a File/Blob (cheap to post, read in the worker) or an ArrayBuffer (copied). */
+export type ImageBytes = Blob | ArrayBuffer;
+
+/**
+ * One field of view to classify: one file per channel, one multi-channel file (multi-page or
+ * multi-sample TIFF, or PNG/JPEG whose R,G,B are mapped by `channelOrder`), or raw planes.
+ */
+export type FieldInput =
+  | {
+      id: string;
+      /** One single-channel image per channel name (TIFF; PNG/JPEG use their first channel). */
+      channels: Record<ChannelName, ImageBytes>;
+      /** File names per channel, for messages and format sniffing; defaults to the File's name. */
+      names?: Partial<Record<ChannelName, string>>;
+    }
+  | {
+      id: string;
+      /** One file holding all channels (multi-page / multi-sample TIFF, PNG or JPEG RGB). */
+      file: ImageBytes;
+      name?: string;
+      /**
+       * For each model channel (bundle's channel order), the index of the file's channel that holds it.
+       * Default [0, 1, 2].
+       */
+      channelOrder?: number[];
+    }
+  | {
+      id: string;
+      /** Already decoded planes, in the bundle's channel order. */
+      planes: PixelPlane[];
+    };
+
+export interface ClassProbability {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+/** Tile layout of a field in model pixels (after binning), for heatmaps. */
+export interface TileLayout {
+  /** Field size after binning (model pixels) and as decoded (field pixels). */
+  fieldHeight: number;
+  fieldWidth: number;
+  sourceHeight: number;
+  sourceWidth: number;
+  /** Field pixels per model pixel. */
+  binning: number;
+  tileHeight: number;
+  tileWidth: number;
+  rows: number;
+  cols: number;
+  /** Per tile, row-major over the grid: top-left corner and real (unpadded) extent, model pixels. */
+  tiles: { y: number; x: number; validHeight: number; validWidth: number }[];
+}
+
+export interface FieldTimings {
+  readMs: number;
+  decodeMs: number;
+  preprocessMs: number;
+  inferMs: number;
+}
+
+export interface FieldSuccess {
+  id: string;
+  ok: true;
+  /** Field probabilities, one per bundle class (area-weighted mean of the tiles). */
+  probabilities: Float32Array;
+  predicted: number;
+  predictedLabel: string;
+  confidence: number;
+  top3: ClassProbability[];
+  /** Per-tile probabilities: tiles.length rows of classes.length values, row-major. */
+  tileProbabilities: Float32Array;
+  tiles: TileLayout;
+  timings: FieldTimings;
+  /** Decoder notes worth showing (palette expanded, pages skipped...). */
+  notes: string[];
+}
+
+export type FieldStage = 'read' | 'decode' | 'preprocess' | 'infer';
+
+export interface FieldFailure {
+  id: string;
+  ok: false;
+  stage: FieldStage;
+  /** Plain-language reason, naming the file. */
+  message: string;
+}
+
+export type FieldResult = FieldSuccess | FieldFailure;
+
+export interface ClassifyProgress {
+  total: number;
+  done: number;
+  failed: number;
+  /** Fields per second since the start (including failures). */
+  fieldsPerSecond: number;
+  /** Seconds left at the current rate; null before the first field is done. */
+  etaSeconds: number | null;
+  elapsedMs: number;
+}
+
+export interface ClassifyOptions {
+  onProgress?: (progress: ClassifyProgress) => void;
+  /** Called once per field, in input order, as soon as it is done (stream results into the UI). */
+  onResult?: (result: FieldResult) => void;
+  /** Abort: the returned promise rejects with an AbortError; results already delivered stay valid. */
+  signal?: AbortSignal;
+  /**
+   * Keep results in the returned array (default true). Set false for huge plates when
+   * onResult stores what it needs; the promise then resolves with an empty array.
+   */
+  collect?: boolean;
+}
+
+/** Memory as the backend reports it (tf.memory()) plus the worker's JS heap where the browser exposes it. */
+export interface EngineMemory {
+  numTensors: number;
+  numBytes: number;
+  /** WASM heap size (bytes) or GPU bytes in use, when reported. */
+  backendBytes?: number;
+  jsHeapBytes?: number;
+}
+
+export interface Engine {
+  readonly backendInfo: BackendInfo;
+  /** Reads, verifies (sha256, version, shapes) and builds a bundle; rejects with a BundleError message. */
+  loadBundle(source: BundleSource): Promise<LoadedBundle>;
+  /** Classifies fields with the loaded bundle, one at a time in the worker (memory does not grow with their number). */
+  classify(fields: FieldInput[], options?: ClassifyOptions): Promise<FieldResult[]>;
+  memory(): Promise<EngineMemory>;
+  /** Terminates the worker and frees everything. */
+  dispose(): void;
+}
+
+/** Error names the engine rejects with. */
+export type EngineErrorName = 'BundleError' | 'AbortError' | 'EngineError' | 'NoBundleError';
