@@ -1,0 +1,84 @@
+// Momentum SGD (Nesterov option) with L2 weight decay, applied to a fused flat gradient.
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface OptimizerConfig {
+  momentum: number;
+  nesterov: boolean;
+  /** L2 weight decay, added to the gradient of kernels (not biases). */
+  weightDecay: number;
+}
+
+/** The model's trainable variables in a fixed order, and their offsets in the fused gradient. */
+export interface ParameterLayout {
+  variables: tf.Variable[];
+  offsets: number[];
+  total: number;
+}
+
+export function parameterLayout(variables: tf.Variable[]): ParameterLayout {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const v of variables) {
+    offsets.push(total);
+    total += v.size;
+  }
+  return { variables, offsets, total };
+}
+
+/** Every variable's values, concatenated in layout order. */
+export function readFlat(layout: ParameterLayout, tensors: tf.Tensor[] = layout.variables): Float32Array {
+  const out = new Float32Array(layout.total);
+  tensors.forEach((t, i) => out.set(t.dataSync() as Float32Array, layout.offsets[i]));
+  return out;
+}
+
+/** Assigns a flat buffer (layout order) to the given variables. */
+export function writeFlat(layout: ParameterLayout, flat: Float32Array, targets: tf.Variable[] = layout.variables): void {
+  if (flat.length !== layout.total) throw new Error(`Flat buffer holds ${flat.length} values, the model has ${layout.total}.`);
+  targets.forEach((v, i) => {
+    const slice = flat.subarray(layout.offsets[i], layout.offsets[i] + v.size);
+    tf.tidy(() => v.assign(tf.tensor(slice, v.shape, 'float32')));
+  });
+}
+
+const isKernel = (v: tf.Variable) => v.rank > 1;
+
+export class MomentumSgd {
+  readonly velocities: tf.Variable[];
+
+  constructor(
+    readonly layout: ParameterLayout,
+    readonly config: OptimizerConfig,
+  ) {
+    this.velocities = layout.variables.map((v) => tf.variable(tf.zerosLike(v), false, `${v.name}/velocity`));
+  }
+
+  /** One update: v = m*v + g (+ wd*w for kernels); w -= lr * (nesterov ? g + m*v : v). */
+  apply(flatGradient: Float32Array, lr: number): void {
+    const { momentum: m, nesterov, weightDecay } = this.config;
+    this.layout.variables.forEach((w, i) => {
+      const off = this.layout.offsets[i];
+      tf.tidy(() => {
+        let g: tf.Tensor = tf.tensor(flatGradient.subarray(off, off + w.size), w.shape, 'float32');
+        if (weightDecay && isKernel(w)) g = tf.add(g, tf.mul(w, weightDecay));
+        const v = this.velocities[i];
+        const vNew = tf.add(tf.mul(v, m), g);
+        v.assign(vNew);
+        const step = nesterov ? tf.add(g, tf.mul(vNew, m)) : vNew;
+        w.assign(tf.sub(w, tf.mul(step, lr)));
+      });
+    });
+  }
+
+  velocityFlat(): Float32Array {
+    return readFlat(this.layout, this.velocities);
+  }
+
+  loadVelocity(flat: Float32Array): void {
+    writeFlat(this.layout, flat, this.velocities);
+  }
+
+  dispose(): void {
+    tf.dispose(this.velocities);
+  }
+}
