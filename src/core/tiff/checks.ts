@@ -68,7 +68,7 @@ export function checkPageSupported(page: PageSummary, fileName: string): void {
   }
   if (page.compression === 7 && bits !== 8) throw unsupported(fileName, `${bits}-bit JPEG`);
   if (page.predictor !== 1 && page.predictor !== 2 && page.predictor !== 3) throw unsupported(fileName, `predictor ${page.predictor}`);
-  if (page.photometric === 3 && !page.hasColorMap) {
+  if (page.photometric === 3 && (page.colorMap?.length ?? 0) < 3 * 2 ** page.bitsPerSample[0]) {
     throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: a palette image without its colour table.`);
   }
   if (![0, 1, 2, 3, 5, 6].includes(page.photometric)) throw unsupported(fileName, `photometric interpretation ${page.photometric}`);

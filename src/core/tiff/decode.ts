@@ -1,10 +1,9 @@
 // decodeTiff: TIFF bytes -> named channel planes, or a TiffDecodeError saying why not.
 
-import { fromArrayBuffer, type GeoTIFFImage } from 'geotiff';
 import { TiffDecodeError } from '../errors.ts';
 import { checkBlocksInside, checkMemoryBudget, checkPageSupported } from './checks.ts';
 import { determineLayout, type PagePlacement, type StackLayout } from './layout.ts';
-import { readPackedSamples } from './packed-samples.ts';
+import { readPageSamples } from './raster.ts';
 import { readTiffStructure, type PageSummary } from './structure.ts';
 import type { ChannelPlane, DecodedImage, DecodeOptions, PlaneData, SampleFormat, StackPlane } from './types.ts';
 
@@ -13,11 +12,6 @@ export const DEFAULT_MAX_DECODE_BYTES = 2 ** 30;
 
 const RGB_NAMES = ['Red', 'Green', 'Blue'];
 
-function toArrayBuffer(input: Uint8Array | ArrayBuffer): { bytes: Uint8Array; buffer: ArrayBuffer } {
-  if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input), buffer: input };
-  const copy = input.slice(); // own, exactly-sized buffer (geotiff reads the whole ArrayBuffer)
-  return { bytes: copy, buffer: copy.buffer as ArrayBuffer };
-}
 
 function sampleFormatName(code: number): SampleFormat {
   return code === 2 ? 'int' : code === 3 ? 'float' : 'uint';
@@ -30,7 +24,7 @@ function sampleFormatName(code: number): SampleFormat {
  */
 export async function decodeTiff(input: Uint8Array | ArrayBuffer, fileName: string, options: DecodeOptions = {}): Promise<DecodedImage> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_DECODE_BYTES;
-  const { bytes, buffer } = toArrayBuffer(input);
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const structure = readTiffStructure(bytes, fileName);
   const layout = determineLayout(structure.pages);
   const z = options.z ?? 0;
@@ -53,17 +47,10 @@ export async function decodeTiff(input: Uint8Array | ArrayBuffer, fileName: stri
   for (const page of pagesToRead) checkBlocksInside(page, bytes.byteLength, fileName);
 
   const notes = [...layout.notes];
-  let tiff: Awaited<ReturnType<typeof fromArrayBuffer>>;
-  try {
-    tiff = await fromArrayBuffer(buffer);
-  } catch (error) {
-    throw wrapLibraryError(fileName, error);
-  }
   const planesByPage = new Map<number, ChannelPlane[]>();
   for (const page of pagesToRead) {
     try {
-      const image = await tiff.getImage(page.index);
-      planesByPage.set(page.index, await readPagePlanes(image, page, notes));
+      planesByPage.set(page.index, await readPagePlanes(bytes, page, structure.littleEndian, fileName, notes));
     } catch (error) {
       throw wrapLibraryError(fileName, error);
     }
@@ -104,20 +91,14 @@ function channelName(layout: StackLayout, pageChannel: number, sample: number, s
   return layout.channelNames[pageChannel * samples + sample];
 }
 
-async function readPagePlanes(image: GeoTIFFImage, page: PageSummary, notes: string[]): Promise<ChannelPlane[]> {
+async function readPagePlanes(file: Uint8Array, page: PageSummary, littleEndian: boolean, fileName: string, notes: string[]): Promise<ChannelPlane[]> {
   const bits = page.bitsPerSample[0];
   const format = page.sampleFormat[0];
-  let arrays: PlaneData[];
-  if (bits % 8 !== 0) {
-    arrays = await readPackedSamples(image, page);
-  } else {
-    const rasters = (await image.readRasters({ interleave: false })) as unknown as ArrayLike<unknown>[];
-    arrays = rasters.map((r) => (r instanceof Float64Array ? Float32Array.from(r) : (r as PlaneData)));
-  }
+  const arrays = await readPageSamples(file, page, littleEndian, fileName, page.jpegTables);
   const base = { width: page.width, height: page.height, bitsPerSample: bits, sampleFormat: sampleFormatName(format) };
   if (page.photometric === 3) {
     notes.push(`Page ${page.index} is a palette (indexed colour) image; it was expanded to red, green and blue planes.`);
-    return expandPalette(image, arrays[0], base);
+    return expandPalette(page.colorMap ?? [], arrays[0], base);
   }
   if (page.photometric === 0 && format !== 3) {
     notes.push(`Page ${page.index} stores dark as high values (WhiteIsZero); values were inverted.`);
@@ -127,10 +108,9 @@ async function readPagePlanes(image: GeoTIFFImage, page: PageSummary, notes: str
   return arrays.map((data, s) => ({ ...base, data, name: page.photometric === 2 && s < 3 ? RGB_NAMES[s] : undefined }));
 }
 
-async function expandPalette(image: GeoTIFFImage, index: PlaneData, base: Omit<ChannelPlane, 'data'>): Promise<ChannelPlane[]> {
-  const colorMap = (await image.fileDirectory.loadValue('ColorMap')) as ArrayLike<number> | undefined;
+/** Palette image -> three 16-bit planes holding the colour map's red, green and blue for each index. */
+function expandPalette(colorMap: number[], index: PlaneData, base: Omit<ChannelPlane, 'data'>): ChannelPlane[] {
   const entries = 2 ** base.bitsPerSample;
-  if (!colorMap || colorMap.length < 3 * entries) throw new RangeError('colour map shorter than 3 * 2^bits');
   return RGB_NAMES.map((name, channel) => {
     const out = new Uint16Array(index.length);
     for (let i = 0; i < index.length; i++) out[i] = colorMap[channel * entries + index[i]];

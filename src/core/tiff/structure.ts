@@ -26,7 +26,9 @@ export interface PageSummary {
   blockByteCounts: number[];
   description?: string;
   pageName?: string;
-  hasColorMap: boolean;
+  /** ColorMap (palette) values: all reds, then greens, then blues. */
+  colorMap?: number[];
+  jpegTables?: Uint8Array;
 }
 
 export interface TiffStructure {
@@ -248,6 +250,7 @@ function summarisePage(r: Reader, index: number, entries: Map<number, RawEntry>)
     blockByteCounts: nums(tiled ? 325 : 279) ?? [],
     description: text(270),
     pageName: text(285),
-    hasColorMap: entries.has(320),
+    colorMap: nums(320),
+    jpegTables: entries.has(347) ? r.bytes.slice(entries.get(347)!.valueOffset, entries.get(347)!.valueOffset + entries.get(347)!.count) : undefined,
   };
 }
