@@ -1,0 +1,82 @@
+// Weight quantisation for download: float16 or 8-bit per-tensor affine, in the stock TF.js weights manifest.
+import type * as tf from '@tensorflow/tfjs-core';
+
+export type WeightDtype = 'float32' | 'float16' | 'uint8';
+
+/** IEEE 754 half from a float32, round to nearest even (overflow -> inf, tiny -> subnormal/zero). */
+export function toHalf(value: number): number {
+  const f32 = new Float32Array([value]);
+  const bits = new Uint32Array(f32.buffer)[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  e = half >>> 10;
+  return sign | half;
+}
+
+/**
+ * Re-encodes float32 model artifacts with quantised weights. uint8: per tensor, q = round((w - min) / scale),
+ * dequantised by TF.js's stock loader as q * scale + min. (The stock manifest has no per-channel form.)
+ */
+export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, dtype: WeightDtype): tf.io.ModelArtifacts {
+  if (dtype === 'float32') return artifacts;
+  const specs = artifacts.weightSpecs ?? [];
+  const data = artifacts.weightData;
+  if (!data || Array.isArray(data)) throw new Error('quantizeArtifacts expects a single weight ArrayBuffer');
+  const source = new Float32Array(data);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const newSpecs = specs.map((spec) => {
+    if (spec.dtype !== 'float32' || spec.quantization) throw new Error(`Weight ${spec.name} is ${spec.dtype}${spec.quantization ? ' and already quantised' : ''}; only float32 can be quantised.`);
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const w = source.subarray(offset, offset + n);
+    offset += n;
+    if (dtype === 'float16') {
+      const out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = toHalf(w[i]);
+      chunks.push(new Uint8Array(out.buffer));
+      return { ...spec, quantization: { dtype: 'float16' as const } };
+    }
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (w[i] < min) min = w[i];
+      if (w[i] > max) max = w[i];
+    }
+    if (n === 0) min = max = 0;
+    // Make 0 exactly representable (biases start at zero; ReLU nets care about exact zeros).
+    min = Math.min(min, 0);
+    max = Math.max(max, 0);
+    const scale = max > min ? (max - min) / 255 : 1;
+    const zeroPoint = Math.round(-min / scale);
+    min = -zeroPoint * scale;
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = Math.max(0, Math.min(255, Math.round((w[i] - min) / scale)));
+    chunks.push(out);
+    return { ...spec, quantization: { dtype: 'uint8' as const, scale, min } };
+  });
+  const total = chunks.reduce((s, c) => s + c.length, 0);
+  const weightData = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    weightData.set(c, o);
+    o += c.length;
+  }
+  return { ...artifacts, weightSpecs: newSpecs, weightData: weightData.buffer };
+}
