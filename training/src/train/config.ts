@@ -1,0 +1,194 @@
+// Trainer settings: defaults, command-line parsing and validation, failing before any work is done.
+import { checkMcnnInputSize } from '../../../src/core/mcnn.ts';
+import { SCHEDULE_2018 } from './schedule.ts';
+
+export interface TrainConfig {
+  data: string;
+  out: string;
+  name: string;
+  inputHeight: number;
+  inputWidth: number;
+  /** Field pixels per model pixel; 0 = choose from the first field so one field fills one input. */
+  binning: number;
+  widthMultiplier: number;
+  epochs: number;
+  globalBatch: number;
+  /** Per-rank batch; 0 = globalBatch / world size. */
+  batchPerRank: number;
+  baseLr: number;
+  baseBatch: number;
+  warmupEpochs: number;
+  decay: 'cosine' | 'linear' | 'none';
+  finalLr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  labelSmoothing: number;
+  classWeighting: 'inverse-frequency' | 'none';
+  split: 'loco' | 'random';
+  folds: number;
+  fold: number;
+  seed: number;
+  backend: 'auto' | 'tfjs-node' | 'wasm' | 'webgpu' | 'cpu';
+  threads: number;
+  checkpointDir: string;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  resume: boolean;
+  log: string;
+  quantize: 'float32' | 'float16' | 'uint8';
+  maxSteps: number;
+  cacheDir: string;
+  /** Stop with an error after a step whose loss exceeds this (or is not finite). */
+  maxLoss: number;
+}
+
+export const DEFAULTS: TrainConfig = {
+  data: '',
+  out: '',
+  name: 'mcnn',
+  inputHeight: 256,
+  inputWidth: 320,
+  binning: 0,
+  widthMultiplier: 1,
+  epochs: SCHEDULE_2018.epochs,
+  globalBatch: 32,
+  batchPerRank: 0,
+  baseLr: SCHEDULE_2018.baseLr,
+  baseBatch: SCHEDULE_2018.baseBatch,
+  warmupEpochs: SCHEDULE_2018.warmupEpochs,
+  decay: 'cosine',
+  finalLr: SCHEDULE_2018.finalLr,
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 5e-5,
+  labelSmoothing: 0.1,
+  classWeighting: 'inverse-frequency',
+  split: 'loco',
+  folds: 5,
+  fold: 0,
+  seed: 1,
+  backend: 'auto',
+  threads: 0,
+  checkpointDir: '',
+  checkpointEvery: 50,
+  keepCheckpoints: 3,
+  resume: false,
+  log: '',
+  quantize: 'float16',
+  maxSteps: 0,
+  cacheDir: '',
+  maxLoss: 1e3,
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const FLAG_TO_KEY = new Map(Object.keys(DEFAULTS).map((k) => [kebab(k), k as keyof TrainConfig]));
+const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
+  decay: ['cosine', 'linear', 'none'],
+  classWeighting: ['inverse-frequency', 'none'],
+  split: ['loco', 'random'],
+  backend: ['auto', 'tfjs-node', 'wasm', 'webgpu', 'cpu'],
+  quantize: ['float32', 'float16', 'uint8'],
+};
+
+export const USAGE = `npm run train -- --data <BBBC021 root> --out <bundle dir> [--input-size HxW] [--epochs N] [options]
+Options (default in brackets):
+${Object.entries(DEFAULTS)
+  .map(([k, v]) => `  --${kebab(k)}${CHOICES[k as keyof TrainConfig] ? ` ${CHOICES[k as keyof TrainConfig]!.join('|')}` : ''} [${JSON.stringify(v)}]`)
+  .join('\n')}
+  --input-size HxW [256x320]   model input, multiples of 64
+  --schedule 2018              the Intel/Novartis 2018 recipe: linear warm-up over 5 epochs, linear decay to 1e-4 by epoch 20`;
+
+/** Parses trainer flags; unknown flags, bad values and impossible combinations throw ConfigError. */
+export function parseTrainArgs(argv: string[]): TrainConfig {
+  const c: TrainConfig = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`Unexpected argument "${arg}". ${hint()}`);
+    let [flag, value] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const takeValue = () => {
+      if (value !== undefined) return value;
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`--${flag} needs a value.`);
+      i++;
+      return next;
+    };
+    if (flag === 'input-size') {
+      const m = /^(\d+)x(\d+)$/.exec(takeValue());
+      if (!m) throw new ConfigError('--input-size must look like HxW, for example 256x320.');
+      c.inputHeight = Number(m[1]);
+      c.inputWidth = Number(m[2]);
+      continue;
+    }
+    if (flag === 'schedule') {
+      const v = takeValue();
+      if (v !== '2018') throw new ConfigError(`Unknown --schedule "${v}"; the preset is 2018.`);
+      Object.assign(c, { baseLr: SCHEDULE_2018.baseLr, baseBatch: SCHEDULE_2018.baseBatch, warmupEpochs: SCHEDULE_2018.warmupEpochs, decay: SCHEDULE_2018.decay, finalLr: SCHEDULE_2018.finalLr, epochs: SCHEDULE_2018.epochs });
+      continue;
+    }
+    const negated = flag.startsWith('no-') && FLAG_TO_KEY.has(flag.slice(3));
+    const key = FLAG_TO_KEY.get(negated ? flag.slice(3) : flag);
+    if (!key) throw new ConfigError(`Unknown flag --${flag}. ${hint()}`);
+    const def = DEFAULTS[key];
+    if (typeof def === 'boolean') {
+      (c as unknown as Record<string, unknown>)[key] = negated ? false : value === undefined ? true : value !== 'false';
+      continue;
+    }
+    const raw = takeValue();
+    if (typeof def === 'number') {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) throw new ConfigError(`--${flag} must be a number, got "${raw}".`);
+      (c as unknown as Record<string, unknown>)[key] = n;
+    } else {
+      const choices = CHOICES[key];
+      if (choices && !choices.includes(raw)) throw new ConfigError(`--${flag} must be one of ${choices.join(', ')}; got "${raw}".`);
+      (c as unknown as Record<string, unknown>)[key] = raw;
+    }
+  }
+  return c;
+}
+
+const hint = () => 'Run with --help for the list of options.';
+
+/** Checks what can be checked before any data is read; worldSize is the number of ranks. */
+export function validateTrainConfig(c: TrainConfig, worldSize: number): TrainConfig {
+  if (!c.data) throw new ConfigError('--data <BBBC021 root> is required.');
+  if (!c.out) throw new ConfigError('--out <bundle dir> is required.');
+  try {
+    checkMcnnInputSize(c.inputHeight, c.inputWidth);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const positiveInt = (k: keyof TrainConfig, min = 1) => {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`--${kebab(k)} must be an integer >= ${min}, got ${v}.`);
+  };
+  positiveInt('epochs');
+  positiveInt('globalBatch');
+  positiveInt('batchPerRank', 0);
+  positiveInt('folds', 2);
+  positiveInt('fold', 0);
+  positiveInt('binning', 0);
+  positiveInt('threads', 0);
+  positiveInt('checkpointEvery');
+  positiveInt('keepCheckpoints');
+  positiveInt('maxSteps', 0);
+  if (c.fold >= c.folds) throw new ConfigError(`--fold ${c.fold} does not exist with --folds ${c.folds} (folds are 0..${c.folds - 1}).`);
+  if (c.globalBatch % worldSize !== 0)
+    throw new ConfigError(`Global batch ${c.globalBatch} cannot be split evenly over ${worldSize} ranks; choose a multiple of ${worldSize}.`);
+  const perRank = c.globalBatch / worldSize;
+  if (c.batchPerRank && c.batchPerRank !== perRank)
+    throw new ConfigError(`--batch-per-rank ${c.batchPerRank} x ${worldSize} ranks != --global-batch ${c.globalBatch}.`);
+  if (!(c.widthMultiplier > 0 && c.widthMultiplier <= 4)) throw new ConfigError(`--width-multiplier must be in (0, 4], got ${c.widthMultiplier}.`);
+  if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) throw new ConfigError('--label-smoothing must be in [0, 1).');
+  if (!(c.momentum >= 0 && c.momentum < 1)) throw new ConfigError('--momentum must be in [0, 1).');
+  if (!(c.baseLr > 0)) throw new ConfigError('--base-lr must be positive.');
+  return { ...c, batchPerRank: perRank, checkpointDir: c.checkpointDir || `${c.out}.checkpoints`, log: c.log || `${c.out}.train.jsonl` };
+}
