@@ -1,0 +1,126 @@
+// Backend selection inside the worker: WebGPU when an adapter exists, else WASM (SIMD + threads), cpu on request.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgpu';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { WASM_FILE_URLS } from './wasm-files.ts';
+import type { BackendChoice, BackendInfo, WasmBinary } from './types.ts';
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  requestAdapterInfo?: () => Promise<unknown>;
+}
+interface GpuLike {
+  requestAdapter(): Promise<GpuAdapterLike | null>;
+}
+
+/**
+ * TF.js 4.22's WebGPU init falls back to adapter.requestAdapterInfo(), which recent Chrome removed.
+ * Where the method is missing, define it to return the `info` attribute that replaced it.
+ */
+export function shimRequestAdapterInfo(scope: typeof globalThis = globalThis): void {
+  const proto = (scope as { GPUAdapter?: { prototype: GpuAdapterLike } }).GPUAdapter?.prototype;
+  if (proto && !('requestAdapterInfo' in proto)) {
+    Object.defineProperty(proto, 'requestAdapterInfo', {
+      configurable: true,
+      value(this: GpuAdapterLike) {
+        return Promise.resolve(this.info ?? {});
+      },
+    });
+  }
+}
+
+/**
+ * The WASM backend's pthread pool is sized from navigator.hardwareConcurrency (half of it), so
+ * setThreadsCount alone cannot go above half the cores. Report twice the wanted count while the
+ * backend initialises, then restore the browser's value.
+ */
+function withHardwareConcurrency<T>(value: number, run: () => Promise<T>): Promise<T> {
+  const nav = globalThis.navigator as Navigator & { hardwareConcurrency: number };
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => value });
+  return run().finally(() => {
+    if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else delete (nav as unknown as Record<string, unknown>).hardwareConcurrency;
+  });
+}
+
+async function tryWebGpu(info: BackendInfo): Promise<boolean> {
+  const gpu = (globalThis.navigator as Navigator & { gpu?: GpuLike }).gpu;
+  if (!gpu) {
+    info.fallbackReasons.push('WebGPU is not available in this browser (navigator.gpu is missing).');
+    return false;
+  }
+  const adapter = (await gpu.requestAdapter().catch(() => null)) as GpuAdapterLike | null;
+  if (!adapter) {
+    info.fallbackReasons.push('WebGPU found no GPU adapter.');
+    return false;
+  }
+  shimRequestAdapterInfo();
+  const ok = await tf.setBackend('webgpu').catch(() => false);
+  if (!ok) {
+    info.fallbackReasons.push('The WebGPU backend failed to initialise.');
+    return false;
+  }
+  const a = adapter.info ?? {};
+  info.adapter = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+  const device = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device;
+  info.maxBindingBytes = device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
+  return true;
+}
+
+async function tryWasm(info: BackendInfo, threads: number): Promise<boolean> {
+  setWasmPaths(WASM_FILE_URLS);
+  setThreadsCount(threads);
+  const ok = await withHardwareConcurrency(Math.max(2 * threads, 2), () => tf.setBackend('wasm').catch(() => false));
+  if (!ok) {
+    info.fallbackReasons.push('The WASM backend failed to initialise.');
+    return false;
+  }
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+  const multithread = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) as boolean;
+  const binary: WasmBinary = simd && multithread ? 'threaded-simd' : simd ? 'simd' : 'plain';
+  info.wasmBinary = binary;
+  info.threads = binary === 'threaded-simd' ? getThreadsCount() : 1;
+  if (!multithread)
+    info.fallbackReasons.push(
+      info.crossOriginIsolated
+        ? 'This browser has no WebAssembly threads; running single-threaded.'
+        : 'The page is not cross-origin isolated (COOP/COEP), so WebAssembly threads are off; running single-threaded.',
+    );
+  return true;
+}
+
+/** Initialises the requested backend (with fallbacks for 'auto') and reports what actually runs. */
+export async function initBackend(requested: BackendChoice, threads?: number): Promise<BackendInfo> {
+  const hardwareConcurrency = globalThis.navigator?.hardwareConcurrency ?? 1;
+  const info: BackendInfo = {
+    name: 'cpu',
+    requested,
+    threads: 1,
+    crossOriginIsolated: Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated),
+    hardwareConcurrency,
+    fallbackReasons: [],
+    tfjsVersion: tf.version_core,
+  };
+  const wantThreads = Math.max(1, Math.floor(threads ?? hardwareConcurrency));
+  if (requested === 'auto' || requested === 'webgpu') {
+    if (await tryWebGpu(info)) {
+      info.name = 'webgpu';
+      info.threads = 0;
+      return info;
+    }
+    if (requested === 'webgpu') throw new Error(`WebGPU was requested but cannot run: ${info.fallbackReasons.join(' ')}`);
+  }
+  if (requested === 'auto' || requested === 'wasm') {
+    if (await tryWasm(info, wantThreads)) {
+      info.name = 'wasm';
+      return info;
+    }
+    throw new Error(`The WASM backend cannot run: ${info.fallbackReasons.join(' ')}`);
+  }
+  if (!(await tf.setBackend('cpu'))) throw new Error('The cpu backend failed to initialise.');
+  info.name = 'cpu';
+  info.threads = 1;
+  return info;
+}

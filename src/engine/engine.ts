@@ -1,0 +1,147 @@
+// createEngine: the main-thread handle of the inference worker (posts Files/ArrayBuffers, receives results).
+import type { FromWorker, ToWorker, WireError } from './protocol.ts';
+import type {
+  BackendInfo,
+  BundleSource,
+  ClassifyOptions,
+  Engine,
+  EngineMemory,
+  EngineOptions,
+  FieldInput,
+  FieldResult,
+  LoadedBundle,
+} from './types.ts';
+
+/** Fields posted ahead of the one being classified: the worker never waits, memory stays bounded. */
+const FIELDS_IN_FLIGHT = 3;
+
+/** An Error with the name the worker gave it (BundleError, AbortError, ...). */
+export class EngineError extends Error {
+  constructor(wire: WireError) {
+    super(wire.message);
+    this.name = wire.name;
+  }
+}
+
+function abortError(): DOMException {
+  return new DOMException('Classification was cancelled.', 'AbortError');
+}
+
+interface Pending {
+  resolve: (value: FromWorker) => void;
+  reject: (error: Error) => void;
+  onMessage?: (message: FromWorker) => void;
+}
+
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const worker = options.workerUrl
+    ? new Worker(options.workerUrl, { type: 'module', name: 'moa-lens-engine' })
+    : new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'moa-lens-engine' });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let disposed = false;
+
+  worker.onmessage = (event: MessageEvent<FromWorker>) => {
+    const msg = event.data;
+    const p = pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'error') {
+      pending.delete(msg.id);
+      p.reject(new EngineError(msg.error));
+    } else if (msg.type === 'result') {
+      p.onMessage?.(msg);
+    } else {
+      pending.delete(msg.id);
+      p.resolve(msg);
+    }
+  };
+  worker.onerror = (event: ErrorEvent) => {
+    const error = new EngineError({ name: 'EngineError', message: `The engine worker failed: ${event.message || 'unknown error'}` });
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+
+  function request(message: ToWorker, onMessage?: (m: FromWorker) => void): Promise<FromWorker> {
+    if (disposed) return Promise.reject(new EngineError({ name: 'EngineError', message: 'The engine was disposed.' }));
+    return new Promise((resolve, reject) => {
+      pending.set(message.id, { resolve, reject, onMessage });
+      worker.postMessage(message);
+    });
+  }
+
+  const ready = (await request({
+    type: 'init',
+    id: nextId++,
+    backend: options.backend ?? 'auto',
+    threads: options.threads,
+    baseUrl: document.baseURI,
+  })) as Extract<FromWorker, { type: 'ready' }>;
+  const backendInfo: BackendInfo = ready.info;
+
+  let classifyChain: Promise<unknown> = Promise.resolve();
+
+  async function runClassify(fields: FieldInput[], opts: ClassifyOptions): Promise<FieldResult[]> {
+    const { signal, onProgress, onResult } = opts;
+    const collect = opts.collect ?? true;
+    if (signal?.aborted) throw abortError();
+    const id = nextId++;
+    const total = fields.length;
+    const results: FieldResult[] = [];
+    const started = performance.now();
+    let done = 0;
+    let failed = 0;
+    let posted = 0;
+    const postNext = () => {
+      while (posted < total && posted < done + FIELDS_IN_FLIGHT) {
+        worker.postMessage({ type: 'field', id, index: posted, field: fields[posted] } satisfies ToWorker);
+        posted++;
+      }
+    };
+    const onAbort = () => worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finished = request({ type: 'classifyStart', id, total }, (msg) => {
+      if (msg.type !== 'result') return;
+      done++;
+      if (!msg.result.ok) failed++;
+      if (collect) results.push(msg.result);
+      onResult?.(msg.result);
+      const elapsedMs = performance.now() - started;
+      const fieldsPerSecond = done / (elapsedMs / 1000);
+      onProgress?.({ total, done, failed, elapsedMs, fieldsPerSecond, etaSeconds: fieldsPerSecond > 0 ? (total - done) / fieldsPerSecond : null });
+      postNext();
+    });
+    onProgress?.({ total, done: 0, failed: 0, elapsedMs: 0, fieldsPerSecond: 0, etaSeconds: null });
+    postNext();
+    try {
+      await finished;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    return results;
+  }
+
+  return {
+    backendInfo,
+    async loadBundle(source: BundleSource): Promise<LoadedBundle> {
+      const run = classifyChain.then(() => request({ type: 'loadBundle', id: nextId++, source }));
+      classifyChain = run.catch(() => undefined);
+      return ((await run) as Extract<FromWorker, { type: 'bundle' }>).bundle;
+    },
+    classify(fields: FieldInput[], opts: ClassifyOptions = {}): Promise<FieldResult[]> {
+      const run = classifyChain.then(() => runClassify(fields, opts));
+      classifyChain = run.catch(() => undefined);
+      return run;
+    },
+    async memory(): Promise<EngineMemory> {
+      return ((await request({ type: 'memory', id: nextId++ })) as Extract<FromWorker, { type: 'memory' }>).memory;
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      worker.terminate();
+      const error = new EngineError({ name: 'EngineError', message: 'The engine was disposed.' });
+      for (const p of pending.values()) p.reject(error);
+      pending.clear();
+    },
+  };
+}

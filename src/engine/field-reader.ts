@@ -1,0 +1,130 @@
+// Field input -> channel planes in the bundle's channel order: read bytes, sniff the format, decode (TIFF or PNG/JPEG).
+import { decodeTiff } from '../core/tiff/index.ts';
+import type { ChannelName } from '../core/labels.ts';
+import type { PixelPlane } from '../core/preprocess.ts';
+import type { FieldInput, FieldStage, ImageBytes } from './types.ts';
+
+/** An error in one field, tagged with the stage it happened in. */
+export class FieldError extends Error {
+  constructor(
+    readonly stage: FieldStage,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FieldError';
+  }
+}
+
+export interface DecodedField {
+  planes: PixelPlane[];
+  notes: string[];
+  readMs: number;
+  decodeMs: number;
+}
+
+type ImageKind = 'tiff' | 'png' | 'jpeg' | 'unknown';
+
+export function sniffImageKind(bytes: Uint8Array): ImageKind {
+  const b = bytes;
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43))))
+    return 'tiff';
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  return 'unknown';
+}
+
+async function readBytes(source: ImageBytes, name: string): Promise<Uint8Array> {
+  try {
+    return source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(await source.arrayBuffer());
+  } catch (e) {
+    throw new FieldError('read', `Cannot read "${name}": ${(e as Error).message}`);
+  }
+}
+
+/** PNG/JPEG through the browser's decoder: R, G, B planes (8-bit). */
+async function decodeBitmap(bytes: Uint8Array, name: string, kind: ImageKind): Promise<PixelPlane[]> {
+  if (typeof createImageBitmap !== 'function' || typeof OffscreenCanvas !== 'function')
+    throw new FieldError('decode', `"${name}": ${kind.toUpperCase()} decoding needs a browser (createImageBitmap).`);
+  const bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: `image/${kind}` }), {
+    colorSpaceConversion: 'none',
+    premultiplyAlpha: 'none',
+  }).catch((e: Error) => {
+    throw new FieldError('decode', `"${name}" is not a readable ${kind.toUpperCase()} image (${e.message}).`);
+  });
+  const { width, height } = bitmap;
+  const ctx = new OffscreenCanvas(width, height).getContext('2d');
+  if (!ctx) throw new FieldError('decode', `"${name}": no 2D canvas to decode into.`);
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const planes = [0, 1, 2].map(() => new Uint8Array(width * height));
+  for (let i = 0, o = 0; o < width * height; i += 4, o++) {
+    planes[0][o] = rgba[i];
+    planes[1][o] = rgba[i + 1];
+    planes[2][o] = rgba[i + 2];
+  }
+  return planes.map((data) => ({ width, height, data }));
+}
+
+/** All channel planes of one file. */
+async function decodeFile(bytes: Uint8Array, name: string, notes: string[]): Promise<PixelPlane[]> {
+  const kind = sniffImageKind(bytes);
+  if (kind === 'tiff') {
+    try {
+      const image = await decodeTiff(bytes, name);
+      notes.push(...image.notes.map((n) => `${name}: ${n}`));
+      return image.planes;
+    } catch (e) {
+      throw new FieldError('decode', (e as Error).message);
+    }
+  }
+  if (kind === 'png' || kind === 'jpeg') return decodeBitmap(bytes, name, kind);
+  throw new FieldError('decode', `"${name}" is not a TIFF, PNG or JPEG image.`);
+}
+
+function nameOf(source: ImageBytes, fallback: string): string {
+  return (source as File).name || fallback;
+}
+
+/** Reads and decodes one field into planes ordered as `channels` (the bundle's channel order). */
+export async function readField(field: FieldInput, channels: readonly ChannelName[]): Promise<DecodedField> {
+  const notes: string[] = [];
+  let readMs = 0;
+  let decodeMs = 0;
+  if ('planes' in field) {
+    if (field.planes.length !== channels.length) throw new FieldError('decode', `Field ${field.id} has ${field.planes.length} planes; the model needs ${channels.length}.`);
+    return { planes: field.planes, notes, readMs, decodeMs };
+  }
+  if ('file' in field) {
+    const name = field.name ?? nameOf(field.file, field.id);
+    let t = performance.now();
+    const bytes = await readBytes(field.file, name);
+    readMs = performance.now() - t;
+    t = performance.now();
+    const all = await decodeFile(bytes, name, notes);
+    decodeMs = performance.now() - t;
+    const order = field.channelOrder ?? channels.map((_, i) => i);
+    if (order.length !== channels.length) throw new FieldError('decode', `channelOrder for "${name}" names ${order.length} channels; the model needs ${channels.length}.`);
+    const planes = order.map((index, i) => {
+      const plane = all[index];
+      if (!plane) throw new FieldError('decode', `"${name}" has ${all.length} channel(s); channel ${index} (for ${channels[i]}) does not exist.`);
+      return plane;
+    });
+    return { planes, notes, readMs, decodeMs };
+  }
+  const planes: PixelPlane[] = [];
+  for (const channel of channels) {
+    const source = field.channels[channel];
+    const name = field.names?.[channel] ?? (source ? nameOf(source, `${field.id} ${channel}`) : channel);
+    if (!source) throw new FieldError('read', `Field ${field.id} has no ${channel} image.`);
+    let t = performance.now();
+    const bytes = await readBytes(source, name);
+    readMs += performance.now() - t;
+    t = performance.now();
+    const decoded = await decodeFile(bytes, name, notes);
+    decodeMs += performance.now() - t;
+    if (decoded.length > 1) notes.push(`${name}: holds ${decoded.length} channels; the first is used as ${channel}.`);
+    planes.push(decoded[0]);
+  }
+  return { planes, notes, readMs, decodeMs };
+}

@@ -1,0 +1,24 @@
+// Messages between the engine's main-thread handle and its worker.
+import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldInput, FieldResult, LoadedBundle } from './types.ts';
+
+export type ToWorker =
+  | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string }
+  | { type: 'loadBundle'; id: number; source: BundleSource }
+  | { type: 'classifyStart'; id: number; total: number }
+  | { type: 'field'; id: number; index: number; field: FieldInput }
+  | { type: 'cancel'; id: number }
+  | { type: 'memory'; id: number };
+
+/** A serialisable error: name (BundleError, AbortError, ...) and message. */
+export interface WireError {
+  name: string;
+  message: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; id: number; info: BackendInfo }
+  | { type: 'bundle'; id: number; bundle: LoadedBundle }
+  | { type: 'result'; id: number; index: number; result: FieldResult }
+  | { type: 'classifyDone'; id: number }
+  | { type: 'memory'; id: number; memory: EngineMemory }
+  | { type: 'error'; id: number; error: WireError };

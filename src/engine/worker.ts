@@ -1,0 +1,157 @@
+// The engine's module Web Worker: owns TF.js, the model and the per-field pipeline; talks via protocol.ts messages.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { bundleIOHandler } from '../core/bundle.ts';
+import { initBackend } from './backend.ts';
+import { batchSizeFor, largestActivationBytes, WASM_LIMITS, webgpuLimits } from './batching.ts';
+import { readBundle } from './bundle-source.ts';
+import { classifyField, type PipelineModel } from './pipeline.ts';
+import type { FromWorker, ToWorker, WireError } from './protocol.ts';
+import type { BackendInfo, EngineMemory, FieldInput, LoadedBundle } from './types.ts';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+let info: BackendInfo | undefined;
+let baseUrl = '';
+let current: PipelineModel | undefined;
+
+interface Job {
+  id: number;
+  total: number;
+  next: number;
+  queue: Map<number, FieldInput>;
+  cancelled: boolean;
+  wake?: () => void;
+}
+let job: Job | undefined;
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+function wire(e: unknown): WireError {
+  const err = e as { name?: string; message?: string };
+  return { name: err?.name ?? 'EngineError', message: err?.message ?? String(e) };
+}
+
+async function loadModel(id: number, source: Parameters<typeof readBundle>[0]): Promise<LoadedBundle> {
+  if (!info) throw Object.assign(new Error('The engine is not initialised.'), { name: 'EngineError' });
+  const t0 = performance.now();
+  const bundle = await readBundle(source, baseUrl);
+  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
+  const perTile = largestActivationBytes(model);
+  const limits = info.name === 'webgpu' ? webgpuLimits(info.maxBindingBytes ?? 128 * 1024 * 1024) : WASM_LIMITS;
+  const batchSize = batchSizeFor(perTile, limits);
+  const { height, width, channels } = bundle.metadata.input;
+  // Warm-up: compiles shaders / allocates once, so the first field's timing is honest.
+  tf.tidy(() => {
+    (model.predict(tf.zeros([1, height, width, channels])) as tf.Tensor).dataSync();
+  });
+  current?.model.dispose();
+  current = { model, metadata: bundle.metadata, batchSize };
+  void id;
+  const m = bundle.metadata;
+  return {
+    name: m.name,
+    hash: bundle.hash,
+    classes: m.classes,
+    input: m.input,
+    preprocessing: m.preprocessing,
+    trained: Boolean(m.provenance?.trained),
+    bytes: bundle.bytes,
+    metadata: m,
+    batchSize,
+    loadMs: performance.now() - t0,
+  };
+}
+
+async function runJob(j: Job): Promise<void> {
+  const pm = current;
+  if (!pm) throw Object.assign(new Error('No model bundle is loaded; call loadBundle first.'), { name: 'NoBundleError' });
+  while (j.next < j.total) {
+    let field = j.queue.get(j.next);
+    while (!field && !j.cancelled) {
+      await new Promise<void>((resolve) => (j.wake = resolve));
+      field = j.queue.get(j.next);
+    }
+    if (j.cancelled || !field) throw new DOMException('Classification was cancelled.', 'AbortError');
+    j.queue.delete(j.next);
+    const result = await classifyField(pm, field, () => j.cancelled);
+    if (j.cancelled) throw new DOMException('Classification was cancelled.', 'AbortError');
+    const transfer = result.ok ? [result.probabilities.buffer, result.tileProbabilities.buffer] : [];
+    post({ type: 'result', id: j.id, index: j.next, result }, transfer as Transferable[]);
+    j.next++;
+  }
+}
+
+function memory(): EngineMemory {
+  const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+  const backend = tf.getBackend() ? (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }) : undefined;
+  const heap = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
+  return {
+    numTensors: m.numTensors,
+    numBytes: m.numBytes,
+    backendBytes: backend?.wasm?.HEAPU8?.buffer.byteLength ?? m.numBytesInGPU,
+    jsHeapBytes: heap,
+  };
+}
+
+let chain: Promise<unknown> = Promise.resolve();
+function serial<T>(task: () => Promise<T>): Promise<T> {
+  const run = chain.then(task, task);
+  chain = run.catch(() => undefined);
+  return run;
+}
+
+scope.onmessage = (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case 'init':
+      baseUrl = msg.baseUrl;
+      serial(async () => {
+        info = await initBackend(msg.backend, msg.threads);
+        return info;
+      }).then(
+        (i) => post({ type: 'ready', id: msg.id, info: i }),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      );
+      break;
+    case 'loadBundle':
+      serial(() => loadModel(msg.id, msg.source)).then(
+        (bundle) => post({ type: 'bundle', id: msg.id, bundle }),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      );
+      break;
+    case 'classifyStart': {
+      const j: Job = { id: msg.id, total: msg.total, next: 0, queue: new Map(), cancelled: false };
+      job = j;
+      serial(() => runJob(j)).then(
+        () => post({ type: 'classifyDone', id: msg.id }),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      ).finally(() => {
+        if (job === j) job = undefined;
+      });
+      break;
+    }
+    case 'field':
+      if (job && job.id === msg.id) {
+        job.queue.set(msg.index, msg.field);
+        job.wake?.();
+      }
+      break;
+    case 'cancel':
+      if (job && job.id === msg.id) {
+        job.cancelled = true;
+        job.queue.clear();
+        job.wake?.();
+      }
+      break;
+    case 'memory':
+      try {
+        post({ type: 'memory', id: msg.id, memory: memory() });
+      } catch (e) {
+        post({ type: 'error', id: msg.id, error: wire(e) });
+      }
+      break;
+  }
+};
