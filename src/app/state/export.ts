@@ -1,0 +1,119 @@
+// Exports of a run as CSV and JSON, per field and per treatment, each naming the model and its hash.
+import type { RunScores, FieldRow, TreatmentRow } from './results.ts';
+
+/** The model an export names. */
+export interface ModelRef {
+  name: string;
+  /** sha256 of the bundle's moa-lens.json. */
+  hash: string;
+  trained: boolean;
+}
+
+/** RFC 4180 cell: quoted when needed; text that a spreadsheet would run as a formula is prefixed with '. */
+export function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  let s = typeof value === 'number' ? (Number.isFinite(value) ? String(value) : '') : String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(values: unknown[]): string {
+  return values.map(csvCell).join(',');
+}
+
+/** Probability columns are named p_<class>, spaces kept (quoted by csvCell when needed). */
+function probHeaders(classes: readonly string[]): string[] {
+  return classes.map((c) => `p_${c}`);
+}
+
+function round(x: number | undefined): number | undefined {
+  return x === undefined ? undefined : Math.round(x * 1e6) / 1e6;
+}
+
+export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[], model: ModelRef): string {
+  const header = [
+    'plate', 'well', 'site', 'compound', 'concentration', 'status', 'predicted_moa', 'confidence',
+    'top2_moa', 'top2_probability', 'top3_moa', 'top3_probability', 'true_moa', 'correct', 'message',
+    ...probHeaders(classes), 'model', 'model_sha256', 'files',
+  ];
+  const lines = [csvLine(header)];
+  for (const r of rows) {
+    lines.push(
+      csvLine([
+        r.plate, r.well, r.site ?? undefined, r.compound, r.concentration, r.status, r.predictedLabel, round(r.confidence),
+        r.top3?.[1]?.label, round(r.top3?.[1]?.probability), r.top3?.[2]?.label, round(r.top3?.[2]?.probability),
+        r.moa, r.correct === undefined ? undefined : r.correct ? 1 : 0, r.message,
+        ...classes.map((_, j) => round(r.probabilities?.[j])), model.name, model.hash, r.files.join(';'),
+      ]),
+    );
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+export function treatmentsCsv(rows: readonly TreatmentRow[], classes: readonly string[], model: ModelRef): string {
+  const header = ['compound', 'concentration', 'fields', 'predicted_moa', 'confidence', 'true_moa', 'correct', ...probHeaders(classes), 'model', 'model_sha256', 'wells'];
+  const lines = [csvLine(header)];
+  for (const t of rows) {
+    lines.push(
+      csvLine([
+        t.compound, t.concentration, t.fields, t.predictedLabel, round(t.confidence), t.label === undefined ? undefined : classes[t.label],
+        t.correct === undefined ? undefined : t.correct ? 1 : 0, ...classes.map((_, j) => round(t.probabilities[j])), model.name, model.hash, t.wells.join(';'),
+      ]),
+    );
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** One JSON document: the model, the classes, every field, every treatment and the scores. */
+export function runJson(
+  fields: readonly FieldRow[],
+  treatments: readonly TreatmentRow[],
+  scores: RunScores,
+  classes: readonly string[],
+  model: ModelRef,
+  createdAt = new Date().toISOString(),
+): string {
+  const scoreJson = (s: RunScores['fields']) => ({ n: s.n, correct: s.correct, accuracy: s.n ? s.accuracy : null, confusion: s.confusion });
+  const doc = {
+    format: 'moa-lens-results',
+    version: 1,
+    createdAt,
+    model: { name: model.name, sha256: model.hash, trained: model.trained },
+    classes,
+    scores: { fields: scoreJson(scores.fields), treatments: scoreJson(scores.treatments) },
+    fields: fields.map((r) => ({
+      plate: r.plate,
+      well: r.well,
+      site: r.site,
+      files: r.files,
+      compound: r.compound ?? null,
+      concentration: r.concentration ?? null,
+      status: r.status,
+      predicted: r.predictedLabel ?? null,
+      confidence: r.confidence ?? null,
+      top3: r.top3?.map((c) => ({ moa: c.label, probability: c.probability })) ?? null,
+      probabilities: r.probabilities ? Array.from(r.probabilities) : null,
+      trueMoa: r.moa ?? null,
+      correct: r.correct ?? null,
+      message: r.message ?? null,
+    })),
+    treatments: treatments.map((t) => ({
+      compound: t.compound,
+      concentration: t.concentration,
+      fields: t.fields,
+      predicted: t.predictedLabel,
+      confidence: t.confidence,
+      probabilities: Array.from(t.probabilities),
+      trueMoa: t.label === undefined ? null : classes[t.label],
+      correct: t.correct ?? null,
+      wells: t.wells,
+    })),
+  };
+  return JSON.stringify(doc, null, 2);
+}
+
+/** A file name for an export: "moa-lens_<model>_<hash8>_<what>.<ext>". */
+export function exportName(model: ModelRef, what: 'fields' | 'treatments' | 'results', ext: 'csv' | 'json'): string {
+  const safe = model.name.replace(/[^A-Za-z0-9._-]+/g, '-');
+  return `moa-lens_${safe}_${model.hash.slice(0, 8)}_${what}.${ext}`;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { csvCell, exportName, fieldsCsv, runJson, treatmentsCsv, type ModelRef } from '../../src/app/state/export.ts';
+import type { FieldRow, TreatmentRow } from '../../src/app/state/results.ts';
+import { score } from '../../src/core/aggregate.ts';
+
+const classes = ['Actin disruptors', 'DNA damage', 'DMSO'];
+const model: ModelRef = { name: 'mcnn sim/v1', hash: 'ab'.repeat(32), trained: true };
+
+/** Minimal RFC 4180 parser for checking what a spreadsheet would read. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') row.push(cell), (cell = '');
+    else if (ch === '\r' && text[i + 1] === '\n') row.push(cell), rows.push(row), (row = []), (cell = ''), i++;
+    else cell += ch;
+  }
+  return rows;
+}
+
+const fields: FieldRow[] = [
+  {
+    id: '1', plate: 'Week1_22123', well: 'B02', site: 1, files: ['a/B02_s1_w1.tif', 'a/B02_s1_w2.tif'], compound: 'mevinolin, "lovastatin"', concentration: 0.3,
+    moa: 'DNA damage', label: 1, status: 'ok', predicted: 1, predictedLabel: 'DNA damage', confidence: 0.61234567, correct: true,
+    probabilities: Float32Array.from([0.2, 0.61234567, 0.18765433]),
+    top3: [{ index: 1, label: 'DNA damage', probability: 0.61234567 }, { index: 0, label: 'Actin disruptors', probability: 0.2 }, { index: 2, label: 'DMSO', probability: 0.18765433 }],
+  },
+  { id: '2', plate: 'Week1_22123', well: 'B03', site: 2, files: ['=cmd.tif'], status: 'failed', message: 'B03_s2_w4.tif is missing, line\nbreak' },
+];
+const treatments: TreatmentRow[] = [
+  { key: 'x@0.3', compound: 'mevinolin, "lovastatin"', concentration: 0.3, fields: 1, probabilities: Float32Array.from([0.2, 0.6, 0.2]), predicted: 1, predictedLabel: 'DNA damage', confidence: 0.6, label: 1, correct: true, wells: ['Week1_22123/B02'] },
+];
+
+describe('CSV cells', () => {
+  it('quotes separators and defuses formulas', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('=SUM(A1)')).toBe("'=SUM(A1)");
+    expect(csvCell(-1.5)).toBe('-1.5');
+    expect(csvCell(undefined)).toBe('');
+    expect(csvCell(NaN)).toBe('');
+  });
+});
+
+describe('fieldsCsv', () => {
+  it('writes one row per field with the model name and hash, readable back cell for cell', () => {
+    const rows = parseCsv(fieldsCsv(fields, classes, model));
+    expect(rows).toHaveLength(3);
+    const [h, a, b] = rows;
+    const col = (r: string[], name: string) => r[h.indexOf(name)];
+    expect(h.slice(0, 3)).toEqual(['plate', 'well', 'site']);
+    expect(h).toContain('p_Actin disruptors');
+    expect(col(a, 'compound')).toBe('mevinolin, "lovastatin"');
+    expect(col(a, 'predicted_moa')).toBe('DNA damage');
+    expect(col(a, 'confidence')).toBe('0.612346');
+    expect(col(a, 'top2_moa')).toBe('Actin disruptors');
+    expect(col(a, 'correct')).toBe('1');
+    expect(Number(col(a, 'p_DMSO'))).toBeCloseTo(0.187654, 6);
+    expect(col(a, 'model')).toBe('mcnn sim/v1');
+    expect(col(a, 'model_sha256')).toBe(model.hash);
+    expect(col(a, 'files')).toBe('a/B02_s1_w1.tif;a/B02_s1_w2.tif');
+    expect(col(b, 'status')).toBe('failed');
+    expect(col(b, 'message')).toBe('B03_s2_w4.tif is missing, line\nbreak');
+    expect(col(b, 'predicted_moa')).toBe('');
+    expect(col(b, 'files')).toBe("'=cmd.tif");
+  });
+});
+
+describe('treatmentsCsv and runJson', () => {
+  it('name the model and carry the same numbers', () => {
+    const rows = parseCsv(treatmentsCsv(treatments, classes, model));
+    expect(rows[0]).toContain('model_sha256');
+    expect(rows[1][rows[0].indexOf('true_moa')]).toBe('DNA damage');
+    expect(rows[1][rows[0].indexOf('model_sha256')]).toBe(model.hash);
+
+    const scores = { fields: score([{ predicted: 1, label: 1 }], 3), treatments: score([], 3) };
+    const doc = JSON.parse(runJson(fields, treatments, scores, classes, model, '2026-01-01T00:00:00Z'));
+    expect(doc.model).toEqual({ name: 'mcnn sim/v1', sha256: model.hash, trained: true });
+    expect(doc.classes).toEqual(classes);
+    expect(doc.fields).toHaveLength(2);
+    expect(doc.fields[0].probabilities[1]).toBeCloseTo(0.61234567, 6);
+    expect(doc.fields[0].top3.map((t: { moa: string }) => t.moa)).toEqual(['DNA damage', 'Actin disruptors', 'DMSO']);
+    expect(doc.fields[1]).toMatchObject({ status: 'failed', predicted: null, message: 'B03_s2_w4.tif is missing, line\nbreak' });
+    expect(doc.treatments[0]).toMatchObject({ compound: 'mevinolin, "lovastatin"', trueMoa: 'DNA damage', correct: true });
+    expect(doc.scores.fields.accuracy).toBe(1);
+    expect(doc.scores.treatments.accuracy).toBeNull();
+    expect(exportName(model, 'fields', 'csv')).toBe('moa-lens_mcnn-sim-v1_abababab_fields.csv');
+  });
+});
