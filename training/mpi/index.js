@@ -49,10 +49,12 @@ export function unavailableReason() {
   return addon ? null : addonLoadError;
 }
 
-/** True when launched by mpirun/srun (an MPI rank), judged from the launcher's environment. */
+// Judged at import: a singleton MPI_Init (no mpirun) sets OMPI_* variables in this process itself.
+const startedByLauncher = ['OMPI_COMM_WORLD_SIZE', 'PMIX_RANK', 'PMI_RANK'].some((name) => process.env[name] !== undefined);
+
+/** True when launched by mpirun/srun as an MPI rank (from the environment seen when this module loaded). */
 export function launchedByMpi() {
-  const env = process.env;
-  return env.OMPI_COMM_WORLD_SIZE !== undefined || env.PMIX_RANK !== undefined || env.PMI_RANK !== undefined;
+  return startedByLauncher;
 }
 
 /** MPI_Init_thread requesting MPI_THREAD_MULTIPLE; returns the level granted. Idempotent. */
