@@ -1,0 +1,123 @@
+// Separable blurs for optics (point-spread function, defocus) and integer box downsampling.
+
+/** Gaussian blur in place, separable; sigma in pixels. Exact kernel up to sigma 2.5, three box passes above. */
+export function gaussianBlur(plane: Float32Array, width: number, height: number, sigma: number): void {
+  if (!(sigma > 0.25)) return;
+  const scratch = new Float32Array(plane.length);
+  if (sigma <= 2.5) {
+    const kernel = gaussianKernel(sigma);
+    convolveRows(plane, scratch, width, height, kernel);
+    convolveColumns(scratch, plane, width, height, kernel);
+    return;
+  }
+  // Three box passes approximate a Gaussian: box widths from the standard sigma -> width formula.
+  for (const radius of boxRadii(sigma, 3)) {
+    boxRows(plane, scratch, width, height, radius);
+    boxColumns(scratch, plane, width, height, radius);
+  }
+}
+
+function gaussianKernel(sigma: number): Float32Array {
+  const radius = Math.max(1, Math.ceil(2.5 * sigma));
+  const kernel = new Float32Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) {
+    const v = Math.exp((-i * i) / (2 * sigma * sigma));
+    kernel[i + radius] = v;
+    sum += v;
+  }
+  for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
+  return kernel;
+}
+
+/** Clamp-to-edge horizontal convolution through an edge-padded row buffer (no branches in the inner loop). */
+function convolveRows(src: Float32Array, dst: Float32Array, width: number, height: number, kernel: Float32Array): void {
+  const radius = (kernel.length - 1) >> 1;
+  const padded = new Float32Array(width + 2 * radius);
+  const taps = kernel.length;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    padded.set(src.subarray(row, row + width), radius);
+    padded.fill(src[row], 0, radius);
+    padded.fill(src[row + width - 1], radius + width);
+    for (let x = 0; x < width; x++) {
+      let acc = 0;
+      for (let k = 0; k < taps; k++) acc += padded[x + k] * kernel[k];
+      dst[row + x] = acc;
+    }
+  }
+}
+
+/** Clamp-to-edge vertical convolution, walking rows for cache locality. */
+function convolveColumns(src: Float32Array, dst: Float32Array, width: number, height: number, kernel: Float32Array): void {
+  const radius = (kernel.length - 1) >> 1;
+  for (let y = 0; y < height; y++) {
+    const out = y * width;
+    const w0 = kernel[0];
+    const first = Math.min(height - 1, Math.max(0, y - radius)) * width;
+    for (let x = 0; x < width; x++) dst[out + x] = src[first + x] * w0;
+    for (let k = 1; k < kernel.length; k++) {
+      const inp = Math.min(height - 1, Math.max(0, y + k - radius)) * width;
+      const w = kernel[k];
+      for (let x = 0; x < width; x++) dst[out + x] += src[inp + x] * w;
+    }
+  }
+}
+
+function boxRadii(sigma: number, passes: number): number[] {
+  const ideal = Math.sqrt((12 * sigma * sigma) / passes + 1);
+  let lower = Math.floor(ideal);
+  if (lower % 2 === 0) lower--;
+  const upper = lower + 2;
+  const m = Math.round((12 * sigma * sigma - passes * lower * lower - 4 * passes * lower - 3 * passes) / (-4 * lower - 4));
+  const radii: number[] = [];
+  for (let i = 0; i < passes; i++) radii.push(((i < m ? lower : upper) - 1) >> 1);
+  return radii;
+}
+
+function boxRows(src: Float32Array, dst: Float32Array, width: number, height: number, radius: number): void {
+  const norm = 1 / (2 * radius + 1);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let acc = 0;
+    for (let k = -radius; k <= radius; k++) acc += src[row + Math.min(width - 1, Math.max(0, k))];
+    for (let x = 0; x < width; x++) {
+      dst[row + x] = acc * norm;
+      acc += src[row + Math.min(width - 1, x + radius + 1)] - src[row + Math.max(0, x - radius)];
+    }
+  }
+}
+
+function boxColumns(src: Float32Array, dst: Float32Array, width: number, height: number, radius: number): void {
+  const norm = 1 / (2 * radius + 1);
+  const acc = new Float32Array(width);
+  for (let k = -radius; k <= radius; k++) {
+    const inp = Math.min(height - 1, Math.max(0, k)) * width;
+    for (let x = 0; x < width; x++) acc[x] += src[inp + x];
+  }
+  for (let y = 0; y < height; y++) {
+    const out = y * width;
+    const add = Math.min(height - 1, y + radius + 1) * width;
+    const sub = Math.max(0, y - radius) * width;
+    for (let x = 0; x < width; x++) {
+      dst[out + x] = acc[x] * norm;
+      acc[x] += src[add + x] - src[sub + x];
+    }
+  }
+}
+
+/** Mean over factor x factor blocks; width and height must be multiples of factor. */
+export function binDown(plane: Float32Array, width: number, height: number, factor: number): Float32Array {
+  if (factor === 1) return plane;
+  const w = width / factor;
+  const h = height / factor;
+  const out = new Float32Array(w * h);
+  const norm = 1 / (factor * factor);
+  for (let y = 0; y < height; y++) {
+    const outRow = Math.floor(y / factor) * w;
+    const row = y * width;
+    for (let x = 0; x < width; x++) out[outRow + Math.floor(x / factor)] += plane[row + x];
+  }
+  for (let i = 0; i < out.length; i++) out[i] *= norm;
+  return out;
+}
