@@ -23,6 +23,14 @@ function sampleFormatName(code: number): SampleFormat {
  * every failure is a TiffDecodeError with the file name, a code and a plain-language message.
  */
 export async function decodeTiff(input: Uint8Array | ArrayBuffer, fileName: string, options: DecodeOptions = {}): Promise<DecodedImage> {
+  try {
+    return await decodeChecked(input, fileName, options);
+  } catch (error) {
+    throw wrapLibraryError(fileName, error);
+  }
+}
+
+async function decodeChecked(input: Uint8Array | ArrayBuffer, fileName: string, options: DecodeOptions): Promise<DecodedImage> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_DECODE_BYTES;
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const structure = readTiffStructure(bytes, fileName);
@@ -49,11 +57,7 @@ export async function decodeTiff(input: Uint8Array | ArrayBuffer, fileName: stri
   const notes = [...layout.notes];
   const planesByPage = new Map<number, ChannelPlane[]>();
   for (const page of pagesToRead) {
-    try {
-      planesByPage.set(page.index, await readPagePlanes(bytes, page, structure.littleEndian, fileName, notes));
-    } catch (error) {
-      throw wrapLibraryError(fileName, error);
-    }
+    planesByPage.set(page.index, await readPagePlanes(bytes, page, structure.littleEndian, fileName, notes));
   }
   const first = structure.pages[selected[0].page];
   const namedPlanes = (placement: PagePlacement): ChannelPlane[] =>
