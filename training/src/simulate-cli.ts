@@ -1,0 +1,154 @@
+// CLI: npm run simulate -- --out <dir> [...]: writes a simulated BBBC021 (real CSVs, simulated TIFFs).
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readMetadataTables, writeSimulatedDataset } from './simulate/dataset-writer.ts';
+import { renderClassExamples, writeMultiChannelExamples } from './simulate/class-examples.ts';
+
+const USAGE = `Usage: npm run simulate -- --out <dir> [options]
+
+  --out <dir>                  output root (CSVs at the top, TIFFs under Week<N>/Week<N>_<plate>/)
+  --size <H>x<W>               field size (default 1024x1280)
+  --plates <p1,p2,...>         only these plates (e.g. Week1_22123); may be repeated
+  --fields-per-treatment <N>   at most N fields per compound-concentration
+  --dmso-fields <N>            DMSO fields kept with --fields-per-treatment (default 8 x N)
+  --compounds-per-class <N>    at most N compounds per MoA class (implies --labelled-only)
+  --labelled-only              only fields whose treatment has an MoA label (+ DMSO)
+  --seed <S>                   integer seed (default 0)
+  --compression <none|deflate> TIFF compression (default none, as BBBC021)
+  --metadata <dir>             folder of the real CSVs (default ../shared/bbbc021 beside the repo)
+  --multichannel <planar|pages> also write one 3-channel TIFF per class under <out>/multichannel/
+  --help                       this text`;
+
+export interface SimulateCliOptions {
+  out: string;
+  height: number;
+  width: number;
+  plates?: string[];
+  fieldsPerTreatment?: number;
+  dmsoFields?: number;
+  compoundsPerClass?: number;
+  labelledOnly: boolean;
+  seed: number;
+  compression: 'none' | 'deflate';
+  metadata: string;
+  multichannel?: 'planar' | 'pages';
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Parses CLI arguments; throws an Error whose message names the bad flag. */
+export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
+  const opts: Partial<SimulateCliOptions> & { labelledOnly: boolean } = { labelledOnly: false };
+  const positiveInt = (flag: string, v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${flag} needs a positive integer, got "${v}"`);
+    return Number(v);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--help' || flag === '-h') return 'help';
+    if (flag === '--labelled-only') {
+      opts.labelledOnly = true;
+      continue;
+    }
+    const value = argv[i + 1];
+    if (!flag.startsWith('--')) throw new Error(`Unexpected argument "${flag}"`);
+    if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value`);
+    i++;
+    switch (flag) {
+      case '--out': opts.out = value; break;
+      case '--size': {
+        const m = /^(\d+)x(\d+)$/i.exec(value);
+        if (!m || Number(m[1]) < 8 || Number(m[2]) < 8) throw new Error(`--size needs HxW with both at least 8 (e.g. 256x320), got "${value}"`);
+        opts.height = Number(m[1]);
+        opts.width = Number(m[2]);
+        break;
+      }
+      case '--plates': opts.plates = [...(opts.plates ?? []), ...value.split(',').map((p) => p.trim()).filter(Boolean)]; break;
+      case '--fields-per-treatment': opts.fieldsPerTreatment = positiveInt(flag, value); break;
+      case '--dmso-fields': opts.dmsoFields = positiveInt(flag, value); break;
+      case '--compounds-per-class': opts.compoundsPerClass = positiveInt(flag, value); break;
+      case '--seed':
+        if (!/^-?\d+$/.test(value)) throw new Error(`--seed needs an integer, got "${value}"`);
+        opts.seed = Number(value);
+        break;
+      case '--compression':
+        if (value !== 'none' && value !== 'deflate') throw new Error(`--compression is none or deflate, got "${value}"`);
+        opts.compression = value;
+        break;
+      case '--metadata': opts.metadata = value; break;
+      case '--multichannel':
+        if (value !== 'planar' && value !== 'pages') throw new Error(`--multichannel is planar or pages, got "${value}"`);
+        opts.multichannel = value;
+        break;
+      default: throw new Error(`Unknown flag ${flag}`);
+    }
+  }
+  if (!opts.out) throw new Error('--out <dir> is required');
+  return {
+    out: opts.out,
+    height: opts.height ?? 1024,
+    width: opts.width ?? 1280,
+    plates: opts.plates,
+    fieldsPerTreatment: opts.fieldsPerTreatment,
+    dmsoFields: opts.dmsoFields,
+    compoundsPerClass: opts.compoundsPerClass,
+    labelledOnly: opts.labelledOnly,
+    seed: opts.seed ?? 0,
+    compression: opts.compression ?? 'none',
+    metadata: opts.metadata ?? path.resolve(repoRoot, '../shared/bbbc021'),
+    multichannel: opts.multichannel,
+  };
+}
+
+async function main(): Promise<void> {
+  let opts: SimulateCliOptions | 'help';
+  try {
+    opts = parseSimulateArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`simulate: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (opts === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const started = performance.now();
+  let lastReport = 0;
+  const summary = await writeSimulatedDataset({
+    outDir: opts.out,
+    metadataDir: opts.metadata,
+    height: opts.height,
+    width: opts.width,
+    seed: opts.seed,
+    compression: opts.compression,
+    plates: opts.plates,
+    labelledOnly: opts.labelledOnly,
+    compoundsPerClass: opts.compoundsPerClass,
+    fieldsPerTreatment: opts.fieldsPerTreatment,
+    dmsoFields: opts.dmsoFields,
+    onField: (done, total) => {
+      const now = performance.now();
+      if (now - lastReport > 2000 || done === total) {
+        lastReport = now;
+        process.stderr.write(`\rsimulate: ${done}/${total} fields`);
+      }
+    },
+  });
+  process.stderr.write('\n');
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`Wrote ${summary.fields} fields (${summary.files} TIFFs, ${summary.treatments} treatments, ${summary.plates.length} plates, ${(summary.bytesWritten / 1e6).toFixed(1)} MB) to ${summary.outDir} in ${seconds.toFixed(1)} s`);
+  console.log(Object.entries(summary.fieldsPerClass).map(([k, v]) => `  ${k}: ${v}`).join('\n'));
+  if (opts.multichannel) {
+    const tables = await readMetadataTables(opts.metadata);
+    const paths = await writeMultiChannelExamples(renderClassExamples(tables, { height: opts.height, width: opts.width }, opts.seed), path.join(opts.out, 'multichannel'), opts.multichannel);
+    console.log(`Wrote ${paths.length} 3-channel TIFFs (${opts.multichannel}) under ${path.join(opts.out, 'multichannel')}`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(`simulate: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}
