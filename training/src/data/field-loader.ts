@@ -1,0 +1,54 @@
+// Loads one field through the core: read the three channel files, decode (core TIFF decoder), preprocess (core spec).
+
+import { readFile } from 'node:fs/promises';
+import { decodeTiff } from '../../../src/core/tiff/index.ts';
+import { preprocessField, type ModelImage, type PixelPlane, type PreprocessSpec } from '../../../src/core/preprocess.ts';
+import { CHANNELS } from '../../../src/core/labels.ts';
+import type { Sample } from './dataset-index.ts';
+
+/** A field that could not be loaded: which file and why (missing, truncated, not a TIFF, wrong size...). */
+export class FieldLoadError extends Error {
+  constructor(
+    readonly fieldId: string,
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`Field ${fieldId}: ${file}: ${reason}`);
+    this.name = 'FieldLoadError';
+  }
+}
+
+/** Decoded raw planes of a field in spec.channels order (first plane of each file). */
+export async function loadFieldPlanes(sample: Sample, channels: readonly string[] = CHANNELS): Promise<PixelPlane[]> {
+  const planes: PixelPlane[] = [];
+  for (const channel of channels) {
+    const index = (CHANNELS as readonly string[]).indexOf(channel);
+    if (index < 0) throw new FieldLoadError(sample.id, '', `unknown channel "${channel}"`);
+    const file = sample.files[index];
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      throw new FieldLoadError(sample.id, file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message);
+    }
+    try {
+      const decoded = await decodeTiff(bytes, file);
+      const plane = decoded.planes[0];
+      if (!plane) throw new Error('no image plane');
+      planes.push({ width: plane.width, height: plane.height, data: plane.data });
+    } catch (error) {
+      throw new FieldLoadError(sample.id, file, (error as Error).message);
+    }
+  }
+  return planes;
+}
+
+/** The model input of a field: decode + core preprocessing. Throws FieldLoadError naming the file at fault. */
+export async function loadFieldImage(sample: Sample, spec: PreprocessSpec): Promise<ModelImage> {
+  const planes = await loadFieldPlanes(sample, spec.channels);
+  try {
+    return preprocessField(planes, spec);
+  } catch (error) {
+    throw new FieldLoadError(sample.id, sample.files[0], (error as Error).message);
+  }
+}
