@@ -38,6 +38,10 @@ function unsupported(fileName: string, what: string): TiffDecodeError {
 
 /** Throws TiffDecodeError unless the page's sample layout and compression can be decoded. */
 export function checkPageSupported(page: PageSummary, fileName: string): void {
+  const counts = [page.width, page.height, page.samplesPerPixel, page.blockWidth, page.blockHeight, ...page.bitsPerSample];
+  if (counts.some((n) => !Number.isSafeInteger(n))) {
+    throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: its image size or layout fields are not whole numbers.`);
+  }
   if (page.width <= 0 || page.height <= 0) {
     throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: it declares an image of ${page.width} x ${page.height} pixels.`);
   }

@@ -1,11 +1,12 @@
 // Assembles a page's strips or tiles into one plane per sample: geotiff decompresses each block,
 // the copying, byte order, bit unpacking (1-31 bits), half floats and 64-bit floats are handled here.
 //
-// Own assembly because geotiff's readRasters places every chunky sample after the first at the wrong
+// LZW uses the bounded decoder of lzw.ts. Own assembly because geotiff's readRasters places every chunky sample after the first at the wrong
 // byte for 12/14-bit data, and fetches each block's offset tag lazily (seconds for a 35-page OME file).
 
 import { getDecoder } from 'geotiff';
 import { TiffDecodeError } from '../errors.ts';
+import { BoundedLzwDecoder } from './lzw.ts';
 import type { PageSummary } from './structure.ts';
 import type { PlaneData } from './types.ts';
 
@@ -68,20 +69,21 @@ export async function readPageSamples(file: Uint8Array, page: PageSummary, littl
   const { width, height, samplesPerPixel: spp, blockWidth, blockHeight, planarConfiguration } = page;
   const bits = page.bitsPerSample[0];
   const format = page.sampleFormat[0];
-  const decoder = await getDecoder(page.compression, {
+  const separate = planarConfiguration === 2;
+  const perPixel = separate ? 1 : spp;
+  const rowBytes = Math.ceil((blockWidth * perPixel * bits) / 8);
+  const parameters = {
     tileWidth: blockWidth,
     tileHeight: blockHeight,
     planarConfiguration,
     bitsPerSample: page.bitsPerSample,
     predictor: page.predictor,
     ...(jpegTables ? { JPEGTables: jpegTables } : {}),
-  } as Parameters<typeof getDecoder>[1]);
+  } as Parameters<typeof getDecoder>[1];
+  const decoder = page.compression === 5 ? new BoundedLzwDecoder(parameters, rowBytes * blockHeight) : await getDecoder(page.compression, parameters);
   const planes = Array.from({ length: spp }, () => allocate(bits, format, width * height));
   const across = Math.ceil(width / blockWidth);
   const down = Math.ceil(height / blockHeight);
-  const separate = planarConfiguration === 2;
-  const perPixel = separate ? 1 : spp;
-  const rowBytes = Math.ceil((blockWidth * perPixel * bits) / 8);
   const byteAligned = bits % 8 === 0;
   const sampleBytes = bits / 8;
   const read = byteAligned ? readerFor(bits, format) : undefined;
