@@ -49,7 +49,7 @@ describe('planRun', () => {
     expect(plan.fields).toHaveLength(2);
     const [b02, b03] = plan.fields;
     expect(b02.info).toMatchObject({ plate: 'Week1_22123', well: 'B02', site: 1 });
-    expect(b02.input && 'channels' in b02.input && b02.input.channels.Actin.name).toBe('B02_s1_w40007DAAF-AAAA-4BBB-8CCC-000000000041.tif');
+    expect(b02.input && 'channels' in b02.input && (b02.input.channels.Actin as File).name).toBe('B02_s1_w40007DAAF-AAAA-4BBB-8CCC-000000000041.tif');
     expect(b03.input).toBeUndefined();
     expect(b03.problems.join(' ')).toMatch(/no Tubulin image/);
     expect(plan.mapping.map((m) => [m.token, m.channel])).toEqual([['w1', 'DNA'], ['w2', 'Tubulin'], ['w4', 'Actin']]);
@@ -88,7 +88,7 @@ describe('planRun', () => {
     mapping = remap(mapping, w1, 'Actin');
     const second = planRun(files, readMetadata([]), { mapping });
     const input = second.fields[0].input!;
-    expect('channels' in input && [input.channels.DNA.name, input.channels.Tubulin.name, input.channels.Actin.name]).toEqual(['A01_s1_w3000AA228-AAAA-4BBB-8CCC-000000000058.tif', 'A01_s1_w2000AA228-AAAA-4BBB-8CCC-000000000058.tif', 'A01_s1_w1000AA228-AAAA-4BBB-8CCC-000000000058.tif']);
+    expect('channels' in input && [input.channels.DNA, input.channels.Tubulin, input.channels.Actin].map((x) => (x as File).name)).toEqual(['A01_s1_w3000AA228-AAAA-4BBB-8CCC-000000000058.tif', 'A01_s1_w2000AA228-AAAA-4BBB-8CCC-000000000058.tif', 'A01_s1_w1000AA228-AAAA-4BBB-8CCC-000000000058.tif']);
     const third = planRun(files, readMetadata([]), { mapping: remap({}, w3, null) });
     expect(third.fields[0].input).toBeUndefined();
   });

@@ -1,0 +1,260 @@
+// The app's one piece of live state: engine and model, dropped files, the run plan, results and progress (Svelte runes).
+import type { ChannelMapping } from '../../core/grouping.ts';
+import { CHANNELS, MOA_CLASSES, type ChannelName } from '../../core/labels.ts';
+import { createEngine } from '../../engine/index.ts';
+import type { BackendChoice, BackendInfo, BundleSource, Engine, FieldInput, FieldResult, LoadedBundle } from '../../engine/types.ts';
+import { WASM_FILE_URLS } from '../../engine/wasm-files.ts';
+import { sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
+import { planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
+import { bundlePrecacheItems, precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
+import { platesFromFields } from './plate-layout.ts';
+import { ProgressTracker, type ProgressView } from './progress.ts';
+import { applyResult, pendingRow, runCounts, runScores, treatmentRows, type FieldRow } from './results.ts';
+
+export type Phase = 'empty' | 'review' | 'running' | 'done';
+
+export interface OfflineState {
+  status: 'unavailable' | 'starting' | 'caching' | 'ready' | 'error';
+  done: number;
+  total: number;
+  bytes: number;
+  message?: string;
+}
+
+const EMPTY_TABLES: MetadataTables = { image: [], moa: [], problems: [] };
+const NO_PROGRESS: ProgressView = { done: 0, total: 0, fraction: 0, rate: null, etaSeconds: null };
+
+/** URL parameters an advanced user (or a test) may set: ?backend=wasm|webgpu|cpu, ?bundle=<same-origin folder>. */
+export function urlSettings(search: string): { backend: BackendChoice; bundle?: string } {
+  const p = new URLSearchParams(search);
+  const b = p.get('backend');
+  const backend: BackendChoice = b === 'wasm' || b === 'webgpu' || b === 'cpu' ? b : 'auto';
+  return { backend, bundle: p.get('bundle') || undefined };
+}
+
+export class Session {
+  phase = $state<Phase>('empty');
+  backendChoice = $state<BackendChoice>('auto');
+  backend = $state.raw<BackendInfo | null>(null);
+  bundle = $state.raw<LoadedBundle | null>(null);
+  engineStatus = $state<'starting' | 'loading-model' | 'ready' | 'error'>('starting');
+  engineError = $state<string | null>(null);
+  offline = $state<OfflineState>({ status: 'starting', done: 0, total: 0, bytes: 0 });
+
+  images = $state.raw<DroppedFile[]>([]);
+  csvs = $state.raw<{ path: string; text: string }[]>([]);
+  /** Files that could not be read or are of no use, from every drop so far. */
+  dropProblems = $state.raw<DropProblem[]>([]);
+  /** Plain sentence when a drop brought nothing usable. */
+  notice = $state<string | null>(null);
+  mapping = $state.raw<ChannelMapping>({});
+  rgbOrder = $state.raw<[number, number, number]>([0, 1, 2]);
+
+  rows = $state.raw<FieldRow[]>([]);
+  progress = $state.raw<ProgressView>(NO_PROGRESS);
+  runError = $state<string | null>(null);
+  selectedId = $state<string | null>(null);
+
+  classes = $derived<readonly string[]>(this.bundle?.classes ?? MOA_CLASSES);
+  channels = $derived<readonly ChannelName[]>(this.bundle?.preprocessing.channels ?? CHANNELS);
+  tables = $derived<MetadataTables>(this.csvs.length ? readMetadata(this.csvs) : EMPTY_TABLES);
+  plan = $derived<RunPlan>(planRun(this.images, this.tables, { mapping: this.mapping, rgbOrder: this.rgbOrder }, this.channels));
+  treatments = $derived(treatmentRows(this.rows, this.classes));
+  scores = $derived(runScores(this.rows, this.treatments, this.classes.length));
+  plates = $derived(platesFromFields(this.rows));
+  counts = $derived(runCounts(this.rows));
+  selected = $derived(this.selectedId === null ? null : (this.rows.find((r) => r.id === this.selectedId) ?? null));
+
+  private engine: Engine | null = null;
+  private bundleSource: BundleSource = 'default';
+  private inputs = new Map<string, FieldInput>();
+  private controller: AbortController | null = null;
+  private tracker = new ProgressTracker();
+
+  /** Starts offline support and the engine, then loads the model (from ?bundle= or the default). */
+  async start(options: { serviceWorker: boolean; search: string }): Promise<void> {
+    const settings = urlSettings(options.search);
+    this.backendChoice = settings.backend;
+    if (settings.bundle) this.bundleSource = { url: settings.bundle };
+    let controlled = false;
+    if (options.serviceWorker) {
+      const sw = await startServiceWorker();
+      if (sw === 'reloading') return;
+      controlled = sw === 'controlled';
+    }
+    if (!controlled) this.offline = { status: 'unavailable', done: 0, total: 0, bytes: 0, message: 'Offline use needs the built app (npm start) in a browser with service workers.' };
+    await this.startEngine();
+    if (controlled) await this.cacheForOffline();
+    await this.loadModel(this.bundleSource);
+  }
+
+  private async startEngine(): Promise<void> {
+    this.engine?.dispose();
+    this.engine = null;
+    this.engineStatus = 'starting';
+    this.engineError = null;
+    try {
+      this.engine = await createEngine({ backend: this.backendChoice });
+      this.backend = this.engine.backendInfo;
+    } catch (err) {
+      this.engineStatus = 'error';
+      this.engineError = `The inference engine could not start: ${(err as Error).message}`;
+    }
+  }
+
+  /** Folder URL of the model the app will load (the default comes from models/index.json). */
+  private async bundleFolder(): Promise<string | null> {
+    if (this.bundleSource === 'default') {
+      const index = (await (await fetch('models/index.json')).json()) as { default?: string };
+      return index.default ? `models/${encodeURIComponent(index.default)}/` : null;
+    }
+    return Array.isArray(this.bundleSource) ? null : this.bundleSource.url;
+  }
+
+  /** Caches the WASM binaries and the model's files through the service worker, with progress, before the model loads. */
+  private async cacheForOffline(): Promise<void> {
+    try {
+      this.offline = { status: 'caching', done: 0, total: 0, bytes: 0 };
+      const folder = await this.bundleFolder();
+      const items = Object.values(WASM_FILE_URLS).map((url) => ({ url }));
+      if (folder) {
+        const meta = await (await fetch(new URL('moa-lens.json', new URL(folder.endsWith('/') ? folder : `${folder}/`, location.href)))).json();
+        items.push(...bundlePrecacheItems(folder, meta));
+      }
+      await precache(items, (p: PrecacheProgress) => {
+        this.offline = { status: p.finished ? 'ready' : 'caching', done: p.done, total: p.total, bytes: p.bytes };
+      });
+    } catch (err) {
+      this.offline = { status: 'error', done: 0, total: 0, bytes: 0, message: `Could not save the app for offline use: ${(err as Error).message}` };
+    }
+  }
+
+  async loadModel(source: BundleSource): Promise<void> {
+    if (!this.engine) return;
+    this.engineStatus = 'loading-model';
+    try {
+      this.bundle = await this.engine.loadBundle(source);
+      this.bundleSource = source;
+      this.engineStatus = 'ready';
+      this.engineError = null;
+    } catch (err) {
+      this.engineStatus = this.bundle ? 'ready' : 'error';
+      this.engineError = `The model could not be loaded: ${(err as Error).message}`;
+    }
+  }
+
+  /** Switches the backend (the engine restarts and reloads the model). */
+  async setBackend(choice: BackendChoice): Promise<void> {
+    if (this.phase === 'running') return;
+    this.backendChoice = choice;
+    await this.startEngine();
+    await this.loadModel(this.bundleSource);
+  }
+
+  /** Takes in a drop or pick: images, metadata CSVs and, when present, a model bundle folder. */
+  async addFiles(result: DropResult): Promise<void> {
+    const sorted = sortDrop(result.files);
+    const csvs = await Promise.all(sorted.metadata.map(async (f) => ({ path: f.path, text: await f.file.text() })));
+    const known = new Set(this.images.map((f) => f.path));
+    this.images = [...this.images, ...sorted.images.filter((f) => !known.has(f.path))];
+    this.csvs = [...this.csvs.filter((c) => !csvs.some((n) => n.path === c.path)), ...csvs];
+    this.dropProblems = [...this.dropProblems, ...result.problems, ...sorted.ignored];
+    if (sorted.bundle.length) await this.loadModel(sorted.bundle.map((f) => f.file));
+    const usable = sorted.images.length + sorted.metadata.length + sorted.bundle.length;
+    this.notice = usable
+      ? null
+      : result.files.length
+        ? `Nothing here can be used: ${result.files.length} file(s), none of them a TIFF, PNG or JPEG image, a metadata CSV or a model folder.`
+        : 'Nothing was dropped (an empty folder?).';
+    if (this.images.length || this.csvs.length) this.phase = this.rows.length ? this.phase : 'review';
+  }
+
+  setChannel(row: MappingRow, channel: ChannelName | null): void {
+    this.mapping = remap(this.mapping, row, channel);
+  }
+
+  setRgbChannel(channel: ChannelName, rgbIndex: number): void {
+    const order = [...this.rgbOrder] as [number, number, number];
+    order[CHANNELS.indexOf(channel)] = rgbIndex;
+    this.rgbOrder = order;
+  }
+
+  /** Classifies every complete field of the plan; incomplete ones are listed with their problems straight away. */
+  async run(): Promise<void> {
+    if (!this.engine || !this.bundle || this.phase === 'running') return;
+    const plan = this.plan;
+    this.inputs = new Map(plan.fields.filter((f) => f.input).map((f) => [f.info.id, f.input!]));
+    const rows = plan.fields.map((f) =>
+      f.input ? pendingRow(f.info, this.classes) : { ...pendingRow(f.info, this.classes), status: 'failed' as const, message: f.problems.join(' ') },
+    );
+    const index = new Map(rows.map((r, i) => [r.id, i]));
+    this.rows = rows;
+    this.selectedId = null;
+    this.runError = null;
+    this.phase = 'running';
+    this.tracker.reset();
+    this.progress = NO_PROGRESS;
+    const controller = new AbortController();
+    this.controller = controller;
+    let dirty = false;
+    const flush = () => {
+      if (!dirty) return;
+      dirty = false;
+      this.rows = [...rows];
+    };
+    const timer = setInterval(flush, 250);
+    const onResult = (result: FieldResult) => {
+      const i = index.get(result.id);
+      if (i === undefined) return;
+      rows[i] = applyResult(rows[i], result);
+      dirty = true;
+    };
+    try {
+      await this.engine.classify([...this.inputs.values()], {
+        onResult,
+        onProgress: (p) => (this.progress = this.tracker.add({ done: p.done, total: p.total, elapsedMs: p.elapsedMs })),
+        signal: controller.signal,
+        collect: false,
+      });
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') this.runError = `The run stopped: ${(err as Error).message}`;
+    } finally {
+      clearInterval(timer);
+      dirty = true;
+      flush();
+      this.controller = null;
+      this.phase = 'done';
+    }
+  }
+
+  cancel(): void {
+    this.controller?.abort();
+  }
+
+  /** Back to the review of the same files (results kept until the next run). */
+  review(): void {
+    if (this.phase !== 'running') this.phase = 'review';
+  }
+
+  /** Forgets files and results. */
+  clear(): void {
+    if (this.phase === 'running') return;
+    this.images = [];
+    this.csvs = [];
+    this.dropProblems = [];
+    this.rows = [];
+    this.mapping = {};
+    this.notice = null;
+    this.selectedId = null;
+    this.phase = 'empty';
+  }
+
+  open(id: string | null): void {
+    this.selectedId = id;
+  }
+
+  /** The engine input of a field (its files), for the field view. */
+  inputOf(id: string): FieldInput | undefined {
+    return this.inputs.get(id);
+  }
+}
