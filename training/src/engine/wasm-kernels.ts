@@ -8,7 +8,7 @@ interface ConvGradKernelAttrs extends ConvGradAttrs {
   inputShape?: [number, number, number, number];
 }
 
-function asTensor4D(info: tf.TensorInfo, name: string): tf.Tensor4D {
+function asTensor4D(info: tf.TensorInfo | undefined, name: string): tf.Tensor4D {
   // Ops hand kernels real Tensors; a bare TensorInfo would have to be wrapped by the engine.
   if (info instanceof tf.Tensor) return info as tf.Tensor4D;
   throw new Error(`wasm training kernel: input ${name} is not a Tensor`);

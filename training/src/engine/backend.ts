@@ -1,0 +1,150 @@
+// Picks and initialises the trainer's TF.js backend: tfjs-node, else WASM; WebGPU (Dawn) or cpu only on request.
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { registerWasmTrainingKernels } from './wasm-kernels.ts';
+
+export const BACKEND_NAMES = ['tfjs-node', 'wasm', 'webgpu', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type BackendRequest = 'auto' | BackendName;
+
+export interface BackendOptions {
+  requested?: BackendRequest;
+  /** WASM thread count to ask for; default: all available cores. */
+  threads?: number;
+  /** Where to print the choice; default console.log. Pass null to stay quiet. */
+  log?: ((line: string) => void) | null;
+}
+
+export interface BackendChoice {
+  name: BackendName;
+  /** Threads the backend actually computes with (as far as it reports). */
+  threads: number;
+  detail: string;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Whether @tensorflow/tfjs-node can be resolved (it is an optional dependency). */
+export function isTfjsNodeInstalled(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function availableCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+async function useTfjsNode(): Promise<BackendChoice> {
+  if (!isTfjsNodeInstalled()) {
+    throw new Error('backend tfjs-node requested but @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)');
+  }
+  const moduleName = '@tensorflow/tfjs-node';
+  await import(/* @vite-ignore */ moduleName); // registers the 'tensorflow' backend on the shared tfjs-core
+  if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node is installed but its backend failed to initialise');
+  const threads = Number(process.env.OMP_NUM_THREADS ?? process.env.TF_NUM_INTRAOP_THREADS ?? availableCores());
+  return { name: 'tfjs-node', threads, detail: `libtensorflow (native), intra-op threads ~${threads}` };
+}
+
+async function useWasm(threads: number | undefined): Promise<BackendChoice> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const want = threads ?? availableCores();
+  if (!Number.isInteger(want) || want < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  wasm.setThreadsCount(want);
+  registerWasmTrainingKernels();
+  if (!(await tf.setBackend('wasm'))) throw new Error('the WASM backend failed to initialise');
+  const multithread = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) as boolean;
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+  const actual = wasm.getThreadsCount();
+  // TF.js 4.22 sets WASM_HAS_MULTITHREAD_SUPPORT to false whenever IS_NODE, so Node loads the non-threaded
+  // binary and setThreadsCount() is accepted but has no effect (forcing the flag fails: its pthread workers
+  // are blob: URLs, which Node's Worker rejects with ERR_WORKER_PATH).
+  const why = multithread ? '' : `; setThreadsCount(${want}) has no effect: TF.js 4.22 disables WASM threads in Node (non-threaded binary loaded)`;
+  return {
+    name: 'wasm',
+    threads: actual,
+    detail: `XNNPACK ${simd ? 'SIMD' : 'scalar'}, ${actual} thread${actual === 1 ? '' : 's'} (asked ${want})${why}; own Conv2DBackpropFilter/Input kernels`,
+  };
+}
+
+/** Makes the Vulkan loader and SwiftShader findable for Dawn where only Debian's Chromium ships them. */
+function prepareVulkan(): string {
+  const notes: string[] = [];
+  const chromium = '/usr/lib/chromium';
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = os.tmpdir();
+  const icd = `${chromium}/vk_swiftshader_icd.json`;
+  if (!process.env.VK_ICD_FILENAMES && existsSync(icd) && !existsSync('/usr/share/vulkan/icd.d')) {
+    process.env.VK_ICD_FILENAMES = icd;
+    notes.push('SwiftShader ICD from Chromium');
+  }
+  const loader = `${chromium}/libvulkan.so.1`;
+  const systemLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/libvulkan.so.1', '/usr/lib64/libvulkan.so.1'].some(existsSync);
+  if (!systemLoader && existsSync(loader)) {
+    // Load Chromium's Vulkan loader once, globally and never unloaded (RTLD_NODELETE = 0x1000), so Dawn's
+    // later dlopen("libvulkan.so.1") finds it. process.dlopen then throws "did not self-register": expected.
+    const { RTLD_NOW, RTLD_GLOBAL } = os.constants.dlopen as Record<string, number>;
+    try {
+      process.dlopen({ exports: {} } as NodeJS.Module, loader, (RTLD_NOW ?? 2) | (RTLD_GLOBAL ?? 0x100) | 0x1000);
+    } catch {
+      /* not a Node addon; the library stays loaded */
+    }
+    notes.push('Vulkan loader from Chromium');
+  }
+  return notes.join(', ');
+}
+
+async function useWebgpu(): Promise<BackendChoice> {
+  const vulkanNotes = process.platform === 'linux' ? prepareVulkan() : '';
+  const webgpu = await import('webgpu');
+  const create = webgpu.create;
+  const globals = webgpu.globals as Record<string, unknown>;
+  Object.assign(globalThis, globals);
+  const gpu = create([]);
+  // TF.js 4.22's WebGPU backend calls adapter.requestAdapterInfo(), which current WebGPU removed: derive it from adapter.info.
+  const adapterProto = (globals.GPUAdapter as { prototype?: Record<string, unknown> } | undefined)?.prototype;
+  if (adapterProto && typeof adapterProto.requestAdapterInfo !== 'function') {
+    adapterProto.requestAdapterInfo = function (this: GPUAdapter) {
+      return Promise.resolve(this.info);
+    };
+  }
+  const nav = (globalThis as unknown as { navigator?: Record<string, unknown> }).navigator;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Error('WebGPU: no adapter (needs a Vulkan driver; on Debian, chromium provides SwiftShader)');
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) throw new Error('the WebGPU backend failed to initialise');
+  const info = adapter.info;
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+  return { name: 'webgpu', threads: 1, detail: `Dawn adapter: ${name || 'unknown'}${vulkanNotes ? ` (${vulkanNotes})` : ''}` };
+}
+
+async function useCpu(): Promise<BackendChoice> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
+  return { name: 'cpu', threads: 1, detail: 'pure-JS reference backend (slow; explicit request only)' };
+}
+
+/**
+ * Chooses, initialises and prints the backend. 'auto': tfjs-node when installed, else WASM.
+ * WebGPU and the pure-JS cpu backend are used only when named.
+ */
+export async function selectBackend(options: BackendOptions = {}): Promise<BackendChoice> {
+  const requested = options.requested ?? 'auto';
+  if (requested !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(requested)) {
+    throw new Error(`unknown backend '${String(requested)}'; choose one of auto, ${BACKEND_NAMES.join(', ')}`);
+  }
+  let choice: BackendChoice;
+  if (requested === 'tfjs-node' || (requested === 'auto' && isTfjsNodeInstalled())) choice = await useTfjsNode();
+  else if (requested === 'auto' || requested === 'wasm') choice = await useWasm(options.threads);
+  else if (requested === 'webgpu') choice = await useWebgpu();
+  else choice = await useCpu();
+  const log = options.log === undefined ? console.log : options.log;
+  log?.(`[engine] backend: ${choice.name}, ${choice.threads} thread${choice.threads === 1 ? '' : 's'} (${choice.detail})`);
+  return choice;
+}
