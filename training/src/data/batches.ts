@@ -1,6 +1,6 @@
 // Streams fixed-size batches of preprocessed fields (cache first, else decode) and skips unreadable fields with a report.
 
-import type { ModelImage, PreprocessSpec } from '../../../src/core/preprocess.ts';
+import { preprocessSpecKey, type ModelImage, type PreprocessSpec } from '../../../src/core/preprocess.ts';
 import type { Sample, SkippedFile } from './dataset-index.ts';
 import type { FieldCache } from './field-cache.ts';
 import { FieldLoadError, loadFieldImage } from './field-loader.ts';
@@ -80,6 +80,9 @@ export async function loadSample(sample: Sample, spec: PreprocessSpec, cache?: F
 export async function* streamBatches(samples: readonly Sample[], order: readonly number[], options: BatchOptions): AsyncGenerator<Batch> {
   const { batchSize, spec, cache } = options;
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  if (cache && preprocessSpecKey(cache.spec) !== preprocessSpecKey(spec)) {
+    throw new Error(`The cache was opened for preprocessing "${preprocessSpecKey(cache.spec)}" but batches ask for "${preprocessSpecKey(spec)}".`);
+  }
   const report = options.report ?? new LoadReport();
   const batchCount = options.dropLast ? Math.floor(order.length / batchSize) : Math.ceil(order.length / batchSize);
   let substitute = 0;
