@@ -74,6 +74,7 @@ const FIXTURES: [string, Expected][] = [
   ['gray_u16_zip_pred2.tif', { width: 40, height: 24, bitsPerSample: 16, sampleFormat: 'uint', means: [2133.851041666667] }],
   ['gray_u16_zstd.tif', { width: 40, height: 24, bitsPerSample: 16, sampleFormat: 'uint', means: [2133.851041666667] }],
   ['gray_u16_packbits.tif', { width: 40, height: 24, bitsPerSample: 16, sampleFormat: 'uint', means: [2133.851041666667] }],
+  ['gray_u16_bigendian_lzw_pred2.tif', { width: 40, height: 24, bitsPerSample: 16, sampleFormat: 'uint', means: [2133.851041666667] }],
   ['gray_i16.tif', { width: 40, height: 24, bitsPerSample: 16, sampleFormat: 'int', means: [2.705208333333333] }],
   ['gray_u32.tif', { width: 40, height: 24, bitsPerSample: 32, sampleFormat: 'uint', means: [2199405500.859375] }],
   ['gray_i32.tif', { width: 40, height: 24, bitsPerSample: 32, sampleFormat: 'int', means: [-10467411.686458332] }],

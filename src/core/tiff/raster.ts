@@ -72,12 +72,15 @@ export async function readPageSamples(file: Uint8Array, page: PageSummary, littl
   const separate = planarConfiguration === 2;
   const perPixel = separate ? 1 : spp;
   const rowBytes = Math.ceil((blockWidth * perPixel * bits) / 8);
+  // geotiff undoes predictor 2 in the machine's (little-endian) byte order; for big-endian 16/32-bit
+  // data the differences are summed here instead, on the decoded values (typed arrays wrap like the encoder).
+  const ownHorizontalPredictor = page.predictor === 2 && !littleEndian && bits > 8 && bits % 8 === 0;
   const parameters = {
     tileWidth: blockWidth,
     tileHeight: blockHeight,
     planarConfiguration,
     bitsPerSample: page.bitsPerSample,
-    predictor: page.predictor,
+    predictor: ownHorizontalPredictor ? 1 : page.predictor,
     ...(jpegTables ? { JPEGTables: jpegTables } : {}),
   } as Parameters<typeof getDecoder>[1];
   const decoder = page.compression === 5 ? new BoundedLzwDecoder(parameters, rowBytes * blockHeight) : await getDecoder(page.compression, parameters);
@@ -114,9 +117,10 @@ export async function readPageSamples(file: Uint8Array, page: PageSummary, littl
             for (let s = 0; s < perPixel; s++) {
               const target = planes[separate ? sampleBlock : s];
               const sampleIndex = x * perPixel + s;
-              target[outRow + x] = read
+              const value = read
                 ? read(view, y * rowBytes + sampleIndex * sampleBytes, littleEndian)
                 : readPackedSample(decoded, y * rowBytes * 8 + sampleIndex * bits, bits);
+              target[outRow + x] = ownHorizontalPredictor && x > 0 ? value + target[outRow + x - 1] : value;
             }
           }
         }
