@@ -11,7 +11,23 @@ interface GpuAdapterLike {
   requestAdapterInfo?: () => Promise<unknown>;
 }
 interface GpuLike {
-  requestAdapter(): Promise<GpuAdapterLike | null>;
+  requestAdapter(options?: unknown): Promise<GpuAdapterLike | null>;
+}
+
+/**
+ * Adapters handed to the WebGPU backend, kept reachable: TF.js keeps only the device, and in Chromium
+ * a collected adapter can take the WebGPU instance with it ("A valid external Instance reference no
+ * longer exists" on the next mapAsync).
+ */
+const retainedAdapters: GpuAdapterLike[] = [];
+
+function retainAdapters(gpu: GpuLike): void {
+  const original = gpu.requestAdapter.bind(gpu);
+  gpu.requestAdapter = async (options?: unknown) => {
+    const adapter = await original(options);
+    if (adapter) retainedAdapters.push(adapter);
+    return adapter;
+  };
 }
 
 /**
@@ -51,21 +67,21 @@ async function tryWebGpu(info: BackendInfo): Promise<boolean> {
     info.fallbackReasons.push('WebGPU is not available in this browser (navigator.gpu is missing).');
     return false;
   }
-  const adapter = (await gpu.requestAdapter().catch(() => null)) as GpuAdapterLike | null;
-  if (!adapter) {
-    info.fallbackReasons.push('WebGPU found no GPU adapter.');
-    return false;
-  }
   shimRequestAdapterInfo();
+  retainAdapters(gpu);
+  // The backend requests the adapter itself (with the adapter's own limits); it fails when none exists.
   const ok = await tf.setBackend('webgpu').catch(() => false);
   if (!ok) {
-    info.fallbackReasons.push('The WebGPU backend failed to initialise.');
+    info.fallbackReasons.push('WebGPU found no usable GPU adapter.');
     return false;
   }
-  const a = adapter.info ?? {};
-  info.adapter = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
-  const device = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device;
-  info.maxBindingBytes = device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
+  const backend = tf.backend() as unknown as {
+    device?: { limits?: { maxStorageBufferBindingSize?: number } };
+    adapterInfo?: { vendor?: string; architecture?: string };
+  };
+  const a = backend.adapterInfo ?? {};
+  info.adapter = [a.vendor, a.architecture].filter(Boolean).join(' / ') || 'unknown adapter';
+  info.maxBindingBytes = backend.device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
   return true;
 }
 

@@ -87,6 +87,7 @@ async function runJob(j: Job): Promise<void> {
 function memory(): EngineMemory {
   const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
   const backend = tf.getBackend() ? (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }) : undefined;
+  (globalThis as { gc?: () => void }).gc?.(); // only exposed under --js-flags=--expose-gc (tests)
   const heap = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
   return {
     numTensors: m.numTensors,

@@ -1,0 +1,166 @@
+// Engine in Chromium: parity with a Node reference (WASM threads), WebGPU = WASM, cancel, bad files, tampered bundle, flat memory.
+import { readFile, writeFile, cp } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundle } from '../../src/core/bundle.ts';
+import { argmax } from '../../src/core/aggregate.ts';
+import { launchBrowser, type TestBrowser } from './harness/browser.ts';
+import { classifyInPage, createPageEngine, loadPageBundle, openProbe, pageHeapBytes, pageEngineMemory, type FieldUrls } from './harness/engine-driver.ts';
+import { tinyBundleFiles, writeFieldTiffs, writeFilesTo, type FieldFiles } from './harness/fixtures.ts';
+import { loadReference, maxAbsDiff, referenceProbabilities } from './harness/node-reference.ts';
+import { WorkerHeapProbe } from './harness/worker-heap.ts';
+import { startServer, tempDir, type TestServer } from './harness/server.ts';
+import type { Page } from 'playwright-core';
+
+const MOUNT = '/__engine-test/';
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let server: TestServer;
+let browser: TestBrowser;
+let page: Page;
+let fields: FieldFiles[];
+
+const fieldUrls = (list: FieldFiles[], folder = 'fields'): FieldUrls[] =>
+  list.map((f) => ({ id: f.id, urls: f.names.map((n) => `${MOUNT}${folder}/${n}`) }));
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  tmp = await tempDir('moa-lens-engine-test-');
+  // 64x64 model, binning 2: a 128x160 field is 64x80 model pixels -> 2 overlapping tiles; 100x100 -> 1 padded tile.
+  await writeFilesTo(path.join(tmp.dir, 'bundle'), await tinyBundleFiles({ height: 64, width: 64, binning: 2, seed: 11 }));
+  fields = [...(await writeFieldTiffs(path.join(tmp.dir, 'fields'), 5, 128, 160, 1)), ...(await writeFieldTiffs(path.join(tmp.dir, 'fields'), 1, 100, 100, 50))];
+  fields[5].id = 'padded';
+  // Tampered copy: one byte of the weights changed.
+  await cp(path.join(tmp.dir, 'bundle'), path.join(tmp.dir, 'tampered'), { recursive: true });
+  const shard = path.join(tmp.dir, 'tampered', 'group1-shard1of1.bin');
+  const bytes = await readFile(shard);
+  bytes[100] ^= 0xff;
+  await writeFile(shard, bytes);
+  // Unreadable file for the bad-input case.
+  await writeFile(path.join(tmp.dir, 'fields', 'broken.tif'), new TextEncoder().encode('this is not a TIFF'));
+  // Memory test fields: small, one tile each.
+  await writeFilesTo(path.join(tmp.dir, 'bundle64'), await tinyBundleFiles({ height: 64, width: 64, binning: 1, seed: 3, widthMultiplier: 0.125 }));
+  await writeFieldTiffs(path.join(tmp.dir, 'small'), 20, 64, 64, 100);
+
+  server = await startServer({ mode: 'dev', mounts: { [MOUNT]: tmp.dir } });
+  browser = await launchBrowser({ webgpu: true, memoryInstrumentation: true });
+  page = await browser.newPage();
+  await openProbe(page, server.url);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await tmp?.cleanup();
+});
+
+describe('engine in Chromium', () => {
+  let wasmProbabilities: number[][] = [];
+
+  it('WASM (threaded SIMD, >1 thread) matches the Node reference per field', async () => {
+    const info = await createPageEngine(page, 'wasm');
+    expect(info.name).toBe('wasm');
+    expect(info.crossOriginIsolated).toBe(true);
+    expect(info.wasmBinary).toBe('threaded-simd');
+    expect(info.threads).toBeGreaterThan(1);
+    const bundle = await loadPageBundle(page, { url: `${MOUNT}bundle/` });
+    expect(bundle.input).toEqual({ height: 64, width: 64, channels: 3 });
+    const { results, progress, error } = await classifyInPage(page, fieldUrls(fields), { withTiles: true });
+    expect(error).toBeUndefined();
+    expect(results.map((r) => r.ok)).toEqual(fields.map(() => true));
+    expect(progress.at(-1)).toMatchObject({ done: fields.length, total: fields.length, etaSeconds: 0 });
+
+    const ref = await loadReference(await loadBundle(async (n) => new Uint8Array(await readFile(path.join(tmp.dir, 'bundle', n)))));
+    let worst = 0;
+    for (const [i, f] of fields.entries()) {
+      const tiffs = await Promise.all(f.names.map((n) => readFile(path.join(tmp.dir, 'fields', n))));
+      const expected = await referenceProbabilities(ref, tiffs.map((b) => new Uint8Array(b)));
+      const got = results[i].probabilities!;
+      worst = Math.max(worst, maxAbsDiff(got, expected.probabilities));
+      expect(results[i].predicted).toBe(argmax(expected.probabilities));
+      expect(results[i].tileCount).toBe(expected.tiles.length);
+    }
+    expect(results[0].tileCount).toBe(2);
+    expect(results[5].tileCount).toBe(1);
+    console.log(`WASM vs Node cpu: max |dp| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-4);
+    // Fields differ from each other: the comparison is not between constant outputs.
+    expect(maxAbsDiff(results[0].probabilities!, results[1].probabilities!)).toBeGreaterThan(1e-6);
+    wasmProbabilities = results.map((r) => r.probabilities!);
+  });
+
+  it('WebGPU (software adapter) matches WASM', async () => {
+    const info = await createPageEngine(page, 'webgpu');
+    expect(info.name).toBe('webgpu');
+    expect(info.adapter).toBeTruthy();
+    await loadPageBundle(page, { url: `${MOUNT}bundle/` });
+    const { results, error } = await classifyInPage(page, fieldUrls(fields));
+    expect(error).toBeUndefined();
+    let worst = 0;
+    results.forEach((r, i) => {
+      worst = Math.max(worst, maxAbsDiff(r.probabilities!, wasmProbabilities[i]));
+      expect(r.predicted).toBe(argmax(wasmProbabilities[i]));
+    });
+    console.log(`WebGPU (${info.adapter}) vs WASM: max |dp| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-3);
+  });
+
+  it('refuses a tampered bundle with the reason, from a URL and from dropped files', async () => {
+    await createPageEngine(page, 'wasm');
+    await expect(loadPageBundle(page, { url: `${MOUNT}tampered/` })).rejects.toThrow(/group1-shard1of1\.bin does not match the sha256/);
+    const names = ['moa-lens.json', 'model.json', 'group1-shard1of1.bin'];
+    await expect(loadPageBundle(page, { fileUrls: names.map((n) => `${MOUNT}tampered/${n}`) })).rejects.toThrow(/damaged or was modified/);
+    const ok = await loadPageBundle(page, { fileUrls: names.map((n) => `${MOUNT}bundle/${n}`) });
+    expect(ok.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('reports a bad file per field and completes the rest; cancel stops early and the engine stays usable', async () => {
+    const list = fieldUrls(fields.slice(0, 3));
+    list[1] = { id: 'bad', urls: [`${MOUNT}fields/broken.tif`, ...list[1].urls.slice(1)] };
+    const { results } = await classifyInPage(page, list);
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(results[1]).toMatchObject({ stage: 'decode' });
+    expect(results[1].message).toContain('broken.tif');
+
+    const many = fieldUrls([...fields, ...fields, ...fields]);
+    const cancelled = await classifyInPage(page, many, { cancelAfter: 2 });
+    expect(cancelled.error).toMatch(/^AbortError/);
+    expect(cancelled.progress.at(-1)!.done).toBeLessThan(many.length);
+    const again = await classifyInPage(page, fieldUrls(fields.slice(0, 2)));
+    expect(again.error).toBeUndefined();
+    expect(again.results).toHaveLength(2);
+  });
+
+  it('keeps tensors, WASM heap and JS heap flat over 300 fields', async () => {
+    await createPageEngine(page, 'wasm');
+    await loadPageBundle(page, { url: `${MOUNT}bundle64/` });
+    const small = fieldUrls((await import('node:fs')).readdirSync(path.join(tmp.dir, 'small')).filter((n) => n.includes('_w1_')).map((n) => ({ id: n, names: [n, n.replace('_w1_', '_w2_'), n.replace('_w1_', '_w4_')] })), 'small');
+    expect(small).toHaveLength(20);
+    const heapProbe = await WorkerHeapProbe.open(browser.context);
+    const samples = [];
+    const heaps: number[] = [];
+    for (let round = 0; round < 15; round++) {
+      const { results, error } = await classifyInPage(page, small);
+      expect(error).toBeUndefined();
+      expect(results.every((r) => r.ok)).toBe(true);
+      samples.push(await pageEngineMemory(page));
+      heaps.push((await heapProbe.heapBytes('worker')).reduce((a, b) => a + b, 0) + (await pageHeapBytes(page)));
+    }
+    const warm = samples[2];
+    const last = samples.at(-1)!;
+    console.log('memory after warm-up / after 300 fields:', JSON.stringify(warm), JSON.stringify(last));
+    expect(last.numTensors).toBe(warm.numTensors);
+    expect(last.numBytes).toBe(warm.numBytes);
+    if (warm.backendBytes !== undefined) expect(last.backendBytes).toBe(warm.backendBytes);
+    console.log('JS heap (page + worker) per round, MiB:', heaps.map((b) => (b / 2 ** 20).toFixed(1)).join(' '));
+    await heapProbe.close();
+    const warmHeap = Math.max(heaps[1], heaps[2]);
+    expect(Math.max(...heaps.slice(3))).toBeLessThan(warmHeap * 1.2 + 2 * 2 ** 20);
+  });
+
+  it('made no request outside its origin', () => {
+    expect(browser.requests.length).toBeGreaterThan(10);
+    expect(browser.foreignRequests(server.origin)).toEqual([]);
+  });
+});

@@ -1,0 +1,139 @@
+// Test servers: Vite dev or a production build + preview, on a free port, with extra static folders mounted.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { build, createServer, preview, type Plugin, type ViteDevServer, type PreviewServer } from 'vite';
+import { isolationHeaders } from '../../../vite.config.ts';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
+
+export interface TestServer {
+  /** Origin with a trailing slash, e.g. http://127.0.0.1:41234/ */
+  url: string;
+  origin: string;
+  mode: 'dev' | 'preview';
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  mode: 'dev' | 'preview';
+  /** URL prefix (like '/__test/') -> folder on disk, served with the isolation headers. */
+  mounts?: Record<string, string>;
+  /** Extra HTML entries for the build (paths relative to the repo root), e.g. the engine probe page. */
+  extraPages?: string[];
+  /** Keep the site's own service worker out (tests that check header-based isolation). */
+  outDir?: string;
+}
+
+const MIME: Record<string, string> = {
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.png': 'image/png',
+};
+
+/** A plugin serving folders under URL prefixes in dev and preview, with COOP/COEP/CORP headers. */
+export function mountPlugin(mounts: Record<string, string>): Plugin {
+  const middleware = (req: { url?: string }, res: import('node:http').ServerResponse, next: () => void) => {
+    const url = decodeURIComponent((req.url ?? '').split('?')[0]);
+    for (const [prefix, dir] of Object.entries(mounts)) {
+      if (!url.startsWith(prefix)) continue;
+      const file = path.join(dir, url.slice(prefix.length));
+      if (!file.startsWith(dir)) break;
+      try {
+        if (!statSync(file).isFile()) break;
+      } catch {
+        res.statusCode = 404;
+        res.end('not found');
+        return;
+      }
+      for (const [k, v] of Object.entries(isolationHeaders)) res.setHeader(k, v);
+      res.setHeader('Content-Type', MIME[path.extname(file)] ?? 'application/octet-stream');
+      createReadStream(file).pipe(res);
+      return;
+    }
+    next();
+  };
+  return {
+    name: 'moa-lens-test-mounts',
+    configureServer(server) {
+      server.middlewares.use(middleware);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(middleware);
+    },
+  };
+}
+
+function serverUrl(server: ViteDevServer | PreviewServer): string {
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('Vite server has no TCP address.');
+  return `http://127.0.0.1:${address.port}/`;
+}
+
+const buildCache = new Map<string, Promise<string>>();
+
+/** Builds the site once per set of extra pages per process; returns the output folder. */
+export function buildSite(extraPages: string[] = [], outDir?: string): Promise<string> {
+  const key = `${extraPages.join(',')}|${outDir ?? ''}`;
+  let cached = buildCache.get(key);
+  if (!cached) {
+    cached = (async () => {
+      const out = outDir ?? (await mkdtemp(path.join(os.tmpdir(), 'moa-lens-build-')));
+      const input: Record<string, string> = { main: path.join(REPO_ROOT, 'index.html') };
+      for (const p of extraPages) input[path.basename(p, '.html')] = path.join(REPO_ROOT, p);
+      await build({
+        root: REPO_ROOT,
+        configFile: path.join(REPO_ROOT, 'vite.config.ts'),
+        logLevel: 'warn',
+        build: { outDir: out, emptyOutDir: true, rollupOptions: { input } },
+      });
+      return out;
+    })();
+    buildCache.set(key, cached);
+  }
+  return cached;
+}
+
+export async function startServer(options: ServerOptions): Promise<TestServer> {
+  const plugins = [mountPlugin(options.mounts ?? {})];
+  if (options.mode === 'dev') {
+    const server = await createServer({
+      root: REPO_ROOT,
+      configFile: path.join(REPO_ROOT, 'vite.config.ts'),
+      logLevel: 'warn',
+      plugins,
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+      clearScreen: false,
+    });
+    await server.listen();
+    const url = serverUrl(server);
+    return { url, origin: new URL(url).origin, mode: 'dev', close: () => server.close() };
+  }
+  const outDir = await buildSite(options.extraPages, options.outDir);
+  const server = await preview({
+    root: REPO_ROOT,
+    configFile: path.join(REPO_ROOT, 'vite.config.ts'),
+    logLevel: 'warn',
+    plugins,
+    build: { outDir },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  const url = serverUrl(server);
+  return {
+    url,
+    origin: new URL(url).origin,
+    mode: 'preview',
+    close: async () => {
+      await server.close();
+    },
+  };
+}
+
+/** A temp folder removed by the returned cleanup. */
+export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
