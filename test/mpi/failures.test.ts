@@ -19,8 +19,8 @@ describe.skipIf(!hasMpirun)(suiteTitle, () => {
     });
   }
 
-  for (const mode of ['blocking', 'async']) {
-    it(`a hanging rank trips the ${mode} collective's watchdog within the configured timeout`, async () => {
+  for (const mode of ['blocking', 'async', 'spin']) {
+    it(`a hanging rank (${mode}) trips the watchdog within the configured timeout, naming the stuck rank and step`, async () => {
       const timeoutMs = 3000;
       const result = await runFixture('rank-hangs.ts', [mode], {
         env: { MOA_MPI_TIMEOUT_MS: String(timeoutMs) },
@@ -29,6 +29,7 @@ describe.skipIf(!hasMpirun)(suiteTitle, () => {
       expect(result.timedOut).toBe(false);
       expect(result.code).toBe(124);
       expect(result.stderr).toMatch(/\[rank 0\] MPI watchdog: allreduceSum #3 \(16384 bytes\) \[step 3\] did not complete within 3000 ms/);
+      expect(result.stderr).toMatch(/not in it: rank 1: not in a collective; last entered allreduceSum #2 \(16384 bytes\) \[step 2\]/);
       // Startup of two tsx ranks plus the timeout plus the abort, on a busy 2-core box.
       expect(result.elapsedMs).toBeGreaterThan(timeoutMs);
       expect(result.elapsedMs).toBeLessThan(timeoutMs + 20_000);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #ifndef MOA_LIBMPI_SONAME
 #define MOA_LIBMPI_SONAME "libmpi.so.40"
@@ -33,12 +34,129 @@ bool gFinalized = false;
 std::atomic<bool> gCollectiveBusy{false};
 std::atomic<uint64_t> gCollectiveSeq{0};
 
-// Aborts the whole job when the collective in progress outlives its deadline.
+// What this rank is doing, as told to a peer whose watchdog asks (see PeerProbe).
+struct CollectiveState {
+  std::mutex mutex;
+  bool inCollective = false;
+  uint64_t seq = 0;          // last collective entered
+  std::string description;   // e.g. "allreduceSum #12 [step 12]"
+};
+CollectiveState gState;
+
+// Fixed-size answer to a probe, sent as raw bytes.
+struct ProbeReply {
+  uint64_t seq;
+  int32_t inCollective;
+  char description[116];
+};
+
+// A description as it arrives in a ProbeReply (truncated to fit), for comparing with a peer's.
+std::string ProbeReplyText(const std::string& description) {
+  return description.substr(0, sizeof(ProbeReply::description) - 1);
+}
+
+constexpr int kProbeTag = 7001;
+constexpr int kReplyTag = 7002;
+
+// Lets a timed-out rank ask every peer what it is doing, to name the rank(s) that stopped participating.
+// Runs only on the watchdog thread, over its own communicator, and only with MPI_THREAD_MULTIPLE.
+class PeerProbe {
+ public:
+  void Open() {
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
+    Post();
+    open_ = true;
+  }
+
+  void Close() {
+    if (!open_) return;
+    MPI_Cancel(&request_);
+    MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    MPI_Comm_free(&comm_);
+    open_ = false;
+  }
+
+  bool IsOpen() const { return open_; }
+
+  // Answers any probe that arrived (non-blocking).
+  void Serve() {
+    int arrived = 0;
+    MPI_Status status;
+    MPI_Test(&request_, &arrived, &status);
+    if (!arrived) return;
+    ProbeReply reply{};
+    {
+      std::lock_guard<std::mutex> lock(gState.mutex);
+      reply.seq = gState.seq;
+      reply.inCollective = gState.inCollective ? 1 : 0;
+      std::snprintf(reply.description, sizeof(reply.description), "%s", gState.description.c_str());
+    }
+    MPI_Send(&reply, sizeof(reply), MPI_BYTE, status.MPI_SOURCE, kReplyTag, comm_);
+    Post();
+  }
+
+  // Asks every peer for its state, waiting at most waitMs; describes those not inside collective `seq`.
+  std::string DescribeLaggards(uint64_t seq, const std::string& mine, int waitMs) {
+    const int size = gWorldSize;
+    std::vector<ProbeReply> replies(size);
+    std::vector<MPI_Request> sends(size, MPI_REQUEST_NULL), receives(size, MPI_REQUEST_NULL);
+    std::vector<int> answered(size, 0);
+    char ping = 1;
+    for (int peer = 0; peer < size; ++peer) {
+      if (peer == gWorldRank) continue;
+      MPI_Irecv(&replies[peer], sizeof(ProbeReply), MPI_BYTE, peer, kReplyTag, comm_, &receives[peer]);
+      MPI_Isend(&ping, 1, MPI_BYTE, peer, kProbeTag, comm_, &sends[peer]);
+    }
+    auto giveUp = Clock::now() + std::chrono::milliseconds(waitMs);
+    int pending = size - 1;
+    while (pending > 0 && Clock::now() < giveUp) {
+      Serve();  // a peer that timed out too may be asking us at the same moment
+      for (int peer = 0; peer < size; ++peer) {
+        if (peer == gWorldRank || answered[peer]) continue;
+        MPI_Test(&receives[peer], &answered[peer], MPI_STATUS_IGNORE);
+        if (answered[peer]) --pending;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::string text;
+    int listed = 0;
+    for (int peer = 0; peer < size; ++peer) {
+      if (peer == gWorldRank) continue;
+      std::string state;
+      if (!answered[peer]) {
+        state = "no answer within " + std::to_string(waitMs) + " ms (hung or dead)";
+      } else {
+        ProbeReply& reply = replies[peer];
+        reply.description[sizeof(reply.description) - 1] = '\0';
+        if (reply.inCollective && reply.seq == seq && mine == reply.description) continue;  // waiting with us
+        if (reply.inCollective) {
+          state = std::string("inside ") + reply.description + (reply.seq == seq ? " (a different collective!)" : "");
+        } else {
+          state = std::string("not in a collective; last entered ") + (reply.description[0] ? reply.description : "none");
+        }
+      }
+      if (++listed <= 8) text += (text.empty() ? "" : "; ") + std::string("rank ") + std::to_string(peer) + ": " + state;
+    }
+    if (listed > 8) text += "; and " + std::to_string(listed - 8) + " more";
+    return text;
+  }
+
+ private:
+  void Post() { MPI_Irecv(&ping_, 1, MPI_BYTE, MPI_ANY_SOURCE, kProbeTag, comm_, &request_); }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+  char ping_ = 0;
+  bool open_ = false;
+};
+
+// Aborts the whole job when the collective in progress outlives its deadline, naming the peers not in it.
 class Watchdog {
  public:
-  void Start() {
+  void Start(bool probePeers) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (running_) return;
+    if (probePeers) probe_.Open();
     running_ = true;
     stop_ = false;
     thread_ = std::thread([this] { Loop(); });
@@ -53,15 +171,17 @@ class Watchdog {
     cv_.notify_all();
     thread_.join();
     running_ = false;
+    probe_.Close();
   }
 
   // timeoutMs <= 0 disables the watchdog for this collective.
-  void Arm(const std::string& what, double timeoutMs) {
+  void Arm(const std::string& what, uint64_t seq, double timeoutMs) {
     if (timeoutMs <= 0) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       armed_ = true;
       what_ = what;
+      seq_ = seq;
       timeoutMs_ = timeoutMs;
       deadline_ = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeoutMs * 1000.0));
     }
@@ -75,22 +195,37 @@ class Watchdog {
 
  private:
   void Loop() {
+    const auto servePeriod = std::chrono::milliseconds(100);
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
+      if (probe_.IsOpen()) {
+        lock.unlock();
+        probe_.Serve();
+        lock.lock();
+        if (stop_) break;
+      }
+      auto wakeAt = Clock::now() + servePeriod;
       if (!armed_) {
-        cv_.wait(lock);
+        cv_.wait_until(lock, wakeAt);
         continue;
       }
       if (Clock::now() < deadline_) {
-        cv_.wait_until(lock, deadline_);
+        cv_.wait_until(lock, std::min(deadline_, wakeAt));
         continue;
       }
+      std::string what = what_;
+      uint64_t seq = seq_;
+      double timeoutMs = timeoutMs_;
+      lock.unlock();
+      std::string laggards = probe_.IsOpen() ? probe_.DescribeLaggards(seq, ProbeReplyText(what), 2000) : std::string();
       std::fprintf(stderr,
-                   "[rank %d] MPI watchdog: %s did not complete within %.0f ms "
-                   "(a peer rank stopped participating or is stuck); calling MPI_Abort\n",
-                   gWorldRank, what_.c_str(), timeoutMs_);
+                   "[rank %d] MPI watchdog: %s did not complete within %.0f ms; %s; calling MPI_Abort\n",
+                   gWorldRank, what.c_str(), timeoutMs,
+                   laggards.empty() ? "a peer rank stopped participating or is stuck"
+                                    : ("not in it: " + laggards).c_str());
       std::fflush(stderr);
       MPI_Abort(MPI_COMM_WORLD, 124);
+      lock.lock();
       armed_ = false;
     }
   }
@@ -98,10 +233,12 @@ class Watchdog {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::thread thread_;
+  PeerProbe probe_;
   bool running_ = false;
   bool stop_ = false;
   bool armed_ = false;
   std::string what_;
+  uint64_t seq_ = 0;
   double timeoutMs_ = 0;
   Clock::time_point deadline_;
 };
@@ -205,7 +342,14 @@ std::string Describe(CollectiveKind kind, uint64_t seq, const std::string& label
 int RunCollective(CollectiveKind kind, const Region& region, int root, const std::string& label, double timeoutMs) {
   uint64_t seq = ++gCollectiveSeq;
   size_t bytes = region.count * (region.type == MPI_FLOAT ? sizeof(float) : 1);
-  gWatchdog.Arm(Describe(kind, seq, label, bytes), timeoutMs);
+  std::string description = Describe(kind, seq, label, bytes);
+  {
+    std::lock_guard<std::mutex> lock(gState.mutex);
+    gState.inCollective = true;
+    gState.seq = seq;
+    gState.description = description;
+  }
+  gWatchdog.Arm(description, seq, timeoutMs);
   int rc = MPI_SUCCESS;
   switch (kind) {
     case CollectiveKind::AllreduceSum: rc = AllreduceSumInPlace(region); break;
@@ -213,6 +357,10 @@ int RunCollective(CollectiveKind kind, const Region& region, int root, const std
     case CollectiveKind::Barrier: rc = MPI_Barrier(MPI_COMM_WORLD); break;
   }
   gWatchdog.Disarm();
+  {
+    std::lock_guard<std::mutex> lock(gState.mutex);
+    gState.inCollective = false;
+  }
   return rc;
 }
 
@@ -303,7 +451,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   MPI_Comm_free(&node);
   gThreadLevel = provided;
   gInitialized = true;
-  gWatchdog.Start();
+  gWatchdog.Start(provided == MPI_THREAD_MULTIPLE && gWorldSize > 1);
   return Napi::String::New(env, ThreadLevelName(provided));
 }
 
