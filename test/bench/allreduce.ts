@@ -1,7 +1,7 @@
 // Benchmark: allreduce through the binding vs a C program calling MPI_Allreduce, same `mpirun -np 2`, same machine.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -87,6 +87,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions = {}): Promi
   const np = options.np ?? 2;
   const rounds = options.rounds ?? 2;
   const baseline = compileBaseline();
+  const loadBefore = loadavg()[0];
   const rows: AllreduceRow[] = [];
   for (const size of options.sizes ?? defaultSizes) {
     const medians: Record<RankResult['impl'], number[]> = { c: [], binding: [], 'binding-async': [] };
@@ -111,7 +112,9 @@ export async function benchAllreduce(options: AllreduceBenchOptions = {}): Promi
       minRatio: best(minimums.binding) / best(minimums.c),
     });
   }
-  console.log(`allreduce, mpirun ${mpirunFlags(np).join(' ')}, median ms per op (best of ${rounds} alternating runs):`);
+  console.log(`allreduce, mpirun ${mpirunFlags(np).join(' ')}, median ms per op (best of ${rounds} alternating runs); ` +
+    `${cpus().length} CPUs, 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after ` +
+    '(a load above the CPU count means other work shared the cores: treat ratios as noisy)');
   console.log('| size | C MPI_Allreduce | binding (blocking) | binding (async) | ratio | async ratio | C min | binding min | min ratio |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {

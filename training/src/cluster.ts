@@ -49,7 +49,12 @@ async function main(): Promise<void> {
   for (const note of plan.notes) console.log(`[train:cluster] ${note}`);
   console.log(`[train:cluster] ${formatCommand(plan)}`);
   if (dryRun) return;
-  process.exitCode = await runMpirun(plan);
+  try {
+    process.exitCode = await runMpirun(plan);
+  } catch (error) {
+    console.error(`train:cluster: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 127;
+  }
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
