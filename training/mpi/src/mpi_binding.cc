@@ -243,7 +243,8 @@ class Watchdog {
   Clock::time_point deadline_;
 };
 
-Watchdog gWatchdog;
+// Never destroyed: a rank that exits without finalize() must not hit std::terminate on a joinable thread.
+Watchdog& gWatchdog = *new Watchdog();
 
 std::string ErrorText(int code) {
   char text[MPI_MAX_ERROR_STRING];
