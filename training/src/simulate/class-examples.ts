@@ -23,7 +23,7 @@ export function renderClassExamples(tables: MetadataTables, size: { height: numb
     const compound = rows.map((r) => r.compound).sort()[0];
     const concentration = Math.max(...rows.filter((r) => r.compound === compound).map((r) => r.concentration));
     const phenotype = treatmentPhenotype(signatures.get(compound)!, concentration);
-    const field = renderField(phenotype, { ...size, seed: deriveSeed(seed, 'example', moa), plateSeed: deriveSeed(seed, 'example-plate') });
+    const field = renderField(phenotype, { ...size, seed: deriveSeed(seed, 'example', moa), plateSeed: deriveSeed(seed, 'example-plate'), focus: 'sharp' });
     return { moa, compound, concentration, field };
   });
 }

@@ -223,19 +223,19 @@ export function compoundSignature(compound: string, moa: MoaClass | null, concen
   const lo = positive[0] ?? 1;
   const hi = positive[positive.length - 1] ?? 1;
   // EC50 log-uniform between the lowest dose and the geometric middle-to-top of the series.
-  const logEc50 = Math.log(lo) + rng.uniform(0.2, 0.75) * (Math.log(hi) - Math.log(lo) + Math.log(3));
+  const logEc50 = Math.log(lo) + rng.uniform(0.1, 0.6) * (Math.log(hi) - Math.log(lo) + Math.log(3));
   const emphasis: Partial<Record<PhenotypeKey, number>> = {};
-  if (moa) for (const key of Object.keys(CLASS_EFFECTS[moa]) as PhenotypeKey[]) emphasis[key] = rng.uniform(0.35, 1.25);
+  if (moa) for (const key of Object.keys(CLASS_EFFECTS[moa]) as PhenotypeKey[]) emphasis[key] = rng.uniform(0.6, 1.2);
   const sideEffects: Partial<Record<PhenotypeKey, number>> = {};
   const sideCount = moa === 'DMSO' ? 0 : 2 + rng.int(3);
   for (let i = 0; i < sideCount; i++) {
     const key = SIDE_EFFECT_KEYS[rng.int(SIDE_EFFECT_KEYS.length)];
-    sideEffects[key] = (sideEffects[key] ?? 0) + rng.gaussian(0, moa ? 0.2 : 0.12);
+    sideEffects[key] = (sideEffects[key] ?? 0) + rng.gaussian(0, moa ? 0.1 : 0.08);
   }
   return {
     compound,
     moa,
-    maxEffect: moa === 'DMSO' ? 0 : moa ? rng.uniform(0.55, 1.15) : rng.uniform(0.1, 0.5),
+    maxEffect: moa === 'DMSO' ? 0 : moa ? rng.uniform(0.7, 1.15) : rng.uniform(0.1, 0.5),
     ec50: Math.exp(logEc50),
     hill: rng.uniform(0.9, 2.2),
     emphasis,

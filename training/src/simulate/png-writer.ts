@@ -37,12 +37,31 @@ export function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Ui
   hv.setUint32(4, height);
   header[8] = 8; // bit depth
   header[9] = 2; // colour type RGB
-  const raw = new Uint8Array(height * (width * 3 + 1));
+  // Per row, the filter (None, Sub, Up, Average, Paeth) with the smallest sum of absolute residuals.
+  const stride = width * 3;
+  const raw = new Uint8Array(height * (stride + 1));
+  const candidate = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
-    const dst = y * (width * 3 + 1);
-    raw[dst] = 1; // Sub filter: compresses smooth images better than none.
-    const src = y * width * 3;
-    for (let x = 0; x < width * 3; x++) raw[dst + 1 + x] = (rgb[src + x] - (x >= 3 ? rgb[src + x - 3] : 0)) & 0xff;
+    const row = rgb.subarray(y * stride, (y + 1) * stride);
+    const prev = y > 0 ? rgb.subarray((y - 1) * stride, y * stride) : new Uint8Array(stride);
+    let bestScore = Infinity;
+    for (let filter = 0; filter < 5; filter++) {
+      let score = 0;
+      for (let x = 0; x < stride; x++) {
+        const a = x >= 3 ? row[x - 3] : 0;
+        const b = prev[x];
+        const c = x >= 3 ? prev[x - 3] : 0;
+        const predictor = filter === 0 ? 0 : filter === 1 ? a : filter === 2 ? b : filter === 3 ? (a + b) >> 1 : paeth(a, b, c);
+        const v = (row[x] - predictor) & 0xff;
+        candidate[x] = v;
+        score += v < 128 ? v : 256 - v;
+      }
+      if (score < bestScore) {
+        bestScore = score;
+        raw[y * (stride + 1)] = filter;
+        raw.set(candidate, y * (stride + 1) + 1);
+      }
+    }
   }
   const signature = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
   const parts = [signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))];
@@ -53,4 +72,12 @@ export function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Ui
     offset += p.length;
   }
   return out;
+}
+
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }

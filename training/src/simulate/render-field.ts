@@ -17,6 +17,8 @@ export interface FieldRenderOptions {
   seed: number;
   /** Seed of the plate (batch effects: channel gains, illumination pattern). Defaults to a fixed plate. */
   plateSeed?: number;
+  /** 'random' (default): about 8% of fields are out of focus, as in a real screen; 'sharp': never. */
+  focus?: 'random' | 'sharp';
 }
 
 /** Three 16-bit planes, row-major, in CHANNELS order: DNA, Tubulin, Actin. */
@@ -64,7 +66,8 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
   for (const cell of cells) drawCell(cell, phenotype, canvas, rng);
 
   // Optics: a point-spread function plus, in some fields, defocus.
-  const defocus = rng.chance(0.08) ? rng.uniform(2, 4.5) : rng.uniform(0, 0.8);
+  const outOfFocus = rng.chance(0.08);
+  const defocus = outOfFocus && options.focus !== 'sharp' ? rng.uniform(2, 4.5) : rng.uniform(0, 0.8);
   const sigma = Math.hypot(0.9, defocus) * rs;
   const planes = [dna, tubulin, actin].map((plane) => {
     gaussianBlur(plane, rw, rh, sigma);
@@ -72,7 +75,7 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
   });
 
   // Plate-level batch effects and the camera.
-  const gains = CHANNEL_GAIN.map((g) => g * plate.logNormal(0.15) * rng.logNormal(0.05));
+  const gains = CHANNEL_GAIN.map((g) => g * plate.logNormal(0.1) * rng.logNormal(0.04));
   const illumCx = plate.uniform(0.3, 0.7) * width;
   const illumCy = plate.uniform(0.3, 0.7) * height;
   const vignette = plate.uniform(0.15, 0.35);
