@@ -74,7 +74,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     id: nextId++,
     backend: options.backend ?? 'auto',
     threads: options.threads,
-    baseUrl: document.baseURI,
+    baseUrl: options.baseUrl ?? new URL(import.meta.env.BASE_URL, location.href).href,
   })) as Extract<FromWorker, { type: 'ready' }>;
   const backendInfo: BackendInfo = ready.info;
 

@@ -15,6 +15,8 @@ export interface EngineOptions {
    * Only tests and unusual hosting need this.
    */
   workerUrl?: string | URL;
+  /** Base URL the 'default' bundle (models/index.json) and bundle URLs resolve against. Default: the app's base (Vite BASE_URL). */
+  baseUrl?: string;
 }
 
 /** The WASM binary that actually runs. */

@@ -44,9 +44,10 @@ async function loadModel(id: number, source: Parameters<typeof readBundle>[0]): 
   const batchSize = batchSizeFor(perTile, limits);
   const { height, width, channels } = bundle.metadata.input;
   // Warm-up: compiles shaders / allocates once, so the first field's timing is honest.
-  tf.tidy(() => {
-    (model.predict(tf.zeros([1, height, width, channels])) as tf.Tensor).dataSync();
-  });
+  const warmInput = tf.zeros([1, height, width, channels]);
+  const warmOutput = model.predict(warmInput) as tf.Tensor;
+  await warmOutput.data();
+  tf.dispose([warmInput, warmOutput]);
   current?.model.dispose();
   current = { model, metadata: bundle.metadata, batchSize };
   void id;
