@@ -6,6 +6,7 @@ import { MOA_CLASSES, DMSO } from '../../src/core/labels.ts';
 import { DEFAULT_PREPROCESS, preprocessField, type PreprocessSpec } from '../../src/core/preprocess.ts';
 import { parseImageTable, parseMoaTable, treatmentKey } from '../../src/core/metadata.ts';
 import { writeSimulatedDataset, type SimulatedDatasetSummary } from '../../training/src/simulate/dataset-writer.ts';
+import { encodeTiff16 } from '../../training/src/simulate/tiff-writer.ts';
 import {
   balancedEpochOrder, classCounts, classWeights, epochOrder, FieldCache, leaveOneCompoundOutFolds, loadDatasetIndex,
   loadFieldPlanes, LoadReport, randomFieldSplit, shardOrder, streamBatches, type DatasetIndex, type Sample,
@@ -156,6 +157,12 @@ describe('batch streaming', () => {
     const text = path.join(copy, 'text.tif');
     await writeFile(text, 'not a tiff at all');
     samples[6] = { ...samples[6], files: [samples[6].files[0], samples[6].files[1], text] };
+    // Field 4: a valid Deflate-compressed copy of its DNA file loads like the uncompressed original.
+    const planes = await loadFieldPlanes(samples[4]);
+    const deflated = path.join(copy, 'deflated.tif');
+    await writeFile(deflated, encodeTiff16({ width: planes[0].width, height: planes[0].height, data: planes[0].data as Uint16Array }, { compression: 'deflate', predictor: true }));
+    samples[4] = { ...samples[4], files: [deflated, samples[4].files[1], samples[4].files[2]] };
+    expect((await loadFieldPlanes(samples[4]))[0].data).toEqual(planes[0].data);
     const report = new LoadReport();
     const order = samples.map((_, i) => i);
     const seen: number[] = [];

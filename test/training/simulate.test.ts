@@ -10,6 +10,7 @@ import { encodeTiff16, encodeTiffPages, encodeTiffPlanar } from '../../training/
 import { compoundSignature, doseEffect, DMSO_PHENOTYPE, treatmentPhenotype } from '../../training/src/simulate/phenotypes.ts';
 import { renderField } from '../../training/src/simulate/render-field.ts';
 import { readMetadataTables, selectImageRows, writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
+import { renderClassExamples, writeMultiChannelExamples } from '../../training/src/simulate/class-examples.ts';
 import { parseSimulateArgs } from '../../training/src/simulate-cli.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -161,6 +162,21 @@ describe('dataset writer', () => {
     expect(listed).toContain(first.files.Tubulin.fileName);
     const decoded = await decodeTiff(await readFile(path.join(out, first.files.Actin.pathName, first.files.Actin.fileName)), 'a.tif');
     expect([decoded.width, decoded.height]).toEqual([40, 32]);
+  });
+});
+
+describe('multi-channel demo files', () => {
+  it('writes one 3-channel TIFF per class that the core decodes as DNA, Tubulin, Actin planes', async () => {
+    const tables = await readMetadataTables(metadataDir);
+    const examples = renderClassExamples(tables, { height: 48, width: 60 }, 1);
+    expect(examples.map((e) => e.moa)).toEqual([...MOA_CLASSES]);
+    const dir = await mkdtemp(path.join(tmpdir(), 'sim-multi-'));
+    for (const layout of ['planar', 'pages'] as const) {
+      const files = await writeMultiChannelExamples(examples.slice(0, 2), path.join(dir, layout), layout);
+      const decoded = await decodeTiff(new Uint8Array(await readFile(files[1])), files[1]);
+      expect(decoded.planes).toHaveLength(3);
+      expect(decoded.planes.map((p) => Array.from(p.data))).toEqual(examples[1].field.planes.map((p) => Array.from(p)));
+    }
   });
 });
 

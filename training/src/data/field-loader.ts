@@ -27,7 +27,10 @@ export async function loadFieldPlanes(sample: Sample, channels: readonly string[
     const file = sample.files[index];
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(file);
+      // A plain Uint8Array view, not a Node Buffer: Buffer.slice() shares memory where Uint8Array.slice() copies,
+      // and the core decoder's compressed-strip path expects copying slices.
+      const buffer = await readFile(file);
+      bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (error) {
       throw new FieldLoadError(sample.id, file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message);
     }
