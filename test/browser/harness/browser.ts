@@ -51,6 +51,8 @@ export async function launchBrowser(options: BrowserOptions = {}): Promise<TestB
     args,
     viewport: { width: 1280, height: 800 },
   });
+  // tsx/esbuild (keepNames) wraps functions in __name(...); functions sent to page.evaluate need it defined.
+  await context.addInitScript({ content: 'globalThis.__name = globalThis.__name || ((f) => f);' });
   const requests: string[] = [];
   const logs: string[] = [];
   context.on('request', (request) => requests.push(request.url()));

@@ -137,3 +137,39 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+const STATIC_MIME: Record<string, string> = {
+  ...MIME,
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.webmanifest': 'application/manifest+json',
+};
+
+/** A plain static file server with no isolation headers: stands in for hosts like GitHub Pages. */
+export async function startStaticServer(dir: string): Promise<TestServer> {
+  const { createServer: createHttpServer } = await import('node:http');
+  const root = path.resolve(dir);
+  const server = createHttpServer((req, res) => {
+    let url = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    if (url.endsWith('/')) url += 'index.html';
+    const file = path.join(root, url);
+    try {
+      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error('missing');
+    } catch {
+      res.statusCode = 404;
+      res.end('not found');
+      return;
+    }
+    res.setHeader('Content-Type', STATIC_MIME[path.extname(file)] ?? 'application/octet-stream');
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('static server has no TCP address');
+  const url = `http://127.0.0.1:${address.port}/`;
+  return { url, origin: new URL(url).origin, mode: 'preview', close: () => new Promise((resolve) => server.close(() => resolve())) };
+}

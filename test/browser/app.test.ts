@@ -1,0 +1,213 @@
+// The app in Chromium: folder and drop input, predictions and accuracy equal to Node's, bad files listed, offline, no foreign request.
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aggregateTreatments, argmax, score, treatmentKey } from '../../src/core/aggregate.ts';
+import { loadBundle } from '../../src/core/bundle.ts';
+import { CHANNELS } from '../../src/core/labels.ts';
+import { parseImageTable, parseMoaTable, moaLookup, treatmentKey as metaKey } from '../../src/core/metadata.ts';
+import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
+import { launchBrowser, type TestBrowser } from './harness/browser.ts';
+import { tinyBundleFiles, writeFilesTo } from './harness/fixtures.ts';
+import { loadReference, referenceProbabilities } from './harness/node-reference.ts';
+import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
+
+const METADATA_DIR = path.resolve(REPO_ROOT, '../shared/bbbc021');
+const SCREENSHOTS = process.env.MOA_LENS_SCREENSHOTS ? path.join(REPO_ROOT, 'docs/screenshots') : null;
+
+interface Expected {
+  /** Field id as the app names it (image-table path + stem) -> predicted class name. */
+  predicted: Map<string, string>;
+  fieldScore: { n: number; correct: number };
+  treatmentScore: { n: number; correct: number };
+}
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let server: TestServer;
+let browser: TestBrowser;
+let expected: Expected;
+let classes: string[];
+const corruptName = { value: '' };
+const missingName = { value: '' };
+
+/** All files under a folder, relative paths. */
+async function walk(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await walk(dir, rel)));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+beforeAll(async () => {
+  tmp = await tempDir('moa-lens-app-');
+  const plate = path.join(tmp.dir, 'plate');
+  await writeSimulatedDataset({ outDir: plate, metadataDir: METADATA_DIR, compoundsPerClass: 1, fieldsPerTreatment: 1, dmsoFields: 2, height: 256, width: 320, seed: 3 });
+  await tf.setBackend('cpu');
+  const bundleFiles = await tinyBundleFiles({ height: 64, width: 64, binning: 2, seed: 5, name: 'tiny-app-test' });
+  await writeFilesTo(path.join(tmp.dir, 'bundle'), bundleFiles);
+
+  // Bad input: one field's DNA file is garbage, another loses its Actin file, and a stray text file.
+  const rows = parseImageTable(await readFile(path.join(plate, 'BBBC021_v1_image.csv'), 'utf8'));
+  const moa = moaLookup(parseMoaTable(await readFile(path.join(plate, 'BBBC021_v1_moa.csv'), 'utf8')));
+  const [corrupt, missing] = [rows[0], rows[1]];
+  corruptName.value = corrupt.files.DNA.fileName;
+  missingName.value = missing.files.Actin.fileName;
+  await writeFile(path.join(plate, corrupt.files.DNA.pathName, corrupt.files.DNA.fileName), 'this is not a TIFF');
+  await rm(path.join(plate, missing.files.Actin.pathName, missing.files.Actin.fileName));
+  await writeFile(path.join(plate, 'notes.txt'), 'lab notes');
+
+  // Node reference over the same files and bundle: per-field argmax, treatments, accuracy.
+  const verified = await loadBundle(async (name) => bundleFiles.get(name)!, 'tiny');
+  classes = verified.metadata.classes;
+  const ref = await loadReference(verified);
+  const predicted = new Map<string, string>();
+  const fieldItems: { treatment: string; probabilities: Float32Array; label?: number; predicted: number }[] = [];
+  for (const row of rows.slice(2)) {
+    const tiffs = await Promise.all(CHANNELS.map((c) => readFile(path.join(plate, row.files[c].pathName, row.files[c].fileName))));
+    const { probabilities } = await referenceProbabilities(ref, tiffs.map((b) => new Uint8Array(b)));
+    const id = `${row.files.DNA.pathName}/${row.files.DNA.fileName.replace(/_w\d[0-9A-Fa-f-]*\.tiff?$/i, '')}`;
+    const p = argmax(probabilities);
+    predicted.set(id, classes[p]);
+    const truth = moa.get(metaKey(row.compound, row.concentration));
+    fieldItems.push({ treatment: treatmentKey(row.compound, row.concentration), probabilities, label: truth ? classes.indexOf(truth) : undefined, predicted: p });
+  }
+  const fs = score(fieldItems, classes.length);
+  const ts = score(aggregateTreatments(fieldItems), classes.length);
+  expected = { predicted, fieldScore: { n: fs.n, correct: fs.correct }, treatmentScore: { n: ts.n, correct: ts.correct } };
+
+  server = await startServer({ mode: 'preview', mounts: { '/__app/': tmp.dir } });
+  browser = await launchBrowser();
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await tmp?.cleanup();
+});
+
+const appUrl = () => `${server.url}?bundle=/__app/bundle/&backend=wasm`;
+
+async function openApp(page: Page): Promise<void> {
+  await page.goto(appUrl());
+  await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+}
+
+async function classify(page: Page): Promise<void> {
+  await page.waitForSelector('[data-testid="review"]');
+  await page.click('[data-testid="run"]');
+  await page.waitForSelector('main[data-phase="done"]', { timeout: 180_000 });
+}
+
+async function tableRows(page: Page) {
+  return page.$$eval('[data-testid="field-table"] tbody tr', (trs) =>
+    trs.map((tr) => ({
+      id: tr.getAttribute('data-field-id')!,
+      predicted: tr.getAttribute('data-predicted')!,
+      status: tr.getAttribute('data-status')!,
+      text: tr.textContent ?? '',
+    })),
+  );
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, name), fullPage: false });
+}
+
+describe('MoA Lens app (built site, Chromium)', () => {
+  it('classifies a dropped plate folder with its metadata CSVs exactly as Node does, lists bad files, and finishes the batch', async () => {
+    const page = await browser.newPage();
+    await openApp(page);
+    await expect(page.textContent('[data-testid="untrained-banner"]')).resolves.toMatch(/Untrained model/);
+    await shot(page, 'drop-screen.png');
+    await page.setInputFiles('[data-testid="folder-input"]', path.join(tmp.dir, 'plate'));
+    await page.waitForSelector('[data-testid="review"]');
+    const unused = await page.textContent('[data-testid="unused"]');
+    expect(unused).toContain('notes.txt');
+    expect(await page.textContent('[data-testid="incomplete"]')).toContain(missingName.value);
+    await classify(page);
+
+    const rows = await tableRows(page);
+    // 100 rows per page is more than this plate has.
+    expect(rows).toHaveLength(expected.predicted.size + 2);
+    for (const [id, label] of expected.predicted) {
+      const row = rows.find((r) => r.id === id);
+      expect(row, id).toBeDefined();
+      expect(row!.status).toBe('ok');
+      expect(row!.predicted, id).toBe(label);
+    }
+    const failed = rows.filter((r) => r.status === 'failed');
+    expect(failed).toHaveLength(2);
+    expect(failed.map((r) => r.text).join(' ')).toContain(corruptName.value);
+    expect(failed.map((r) => r.text).join(' ')).toContain(missingName.value);
+    await shot(page, 'results-table.png');
+
+    await page.click('[data-testid="tab-accuracy"]');
+    const fa = await page.$eval('[data-testid="field-accuracy"]', (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));
+    const ta = await page.$eval('[data-testid="treatment-accuracy"]', (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));
+    expect(fa).toEqual(expected.fieldScore);
+    expect(ta).toEqual(expected.treatmentScore);
+
+    await page.click('[data-testid="tab-plates"]');
+    const wells = await page.$$eval('[data-testid="plate-map"] button.well:not(:disabled)', (b) => b.length);
+    expect(wells).toBeGreaterThan(10);
+    await shot(page, 'plate-map.png');
+    await page.click('[data-testid="plate-map"] button.well[data-predicted]:not([data-predicted=""])');
+    await page.waitForSelector('[data-testid="heatmap"] .cell');
+    await page.waitForFunction(() => {
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid="field-canvas"]');
+      return c !== null && c.width > 0;
+    });
+    expect(await page.$$eval('[data-testid="heatmap"] .cell', (c) => c.length)).toBe(6); // 128x160 model pixels in 64x64 tiles: 2 x 3
+    await shot(page, 'field-view.png');
+    await page.close();
+  });
+
+  it('takes a synthetic drop of loose files (DataTransfer) and classifies them', async () => {
+    const page = await browser.newPage();
+    await openApp(page);
+    const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(0, 9);
+    await page.evaluate(async (urls) => {
+      const dt = new DataTransfer();
+      for (const u of urls) dt.items.add(new File([await (await fetch(u)).blob()], u.split('/').pop()!));
+      dt.items.add(new File(['junk'], 'readme.md'));
+      const zone = document.querySelector('[data-testid="drop-zone"]')!;
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, files.map((f) => `/__app/plate/${f}`));
+    await classify(page);
+    const rows = await tableRows(page);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(rows.filter((r) => r.status === 'ok').length).toBeGreaterThanOrEqual(2);
+    await page.close();
+  });
+
+  it('works offline after one visit: reload with the network cut, classify a plate', async () => {
+    const page = await browser.newPage();
+    await openApp(page);
+    await page.waitForSelector('[data-testid="offline-status"][data-status="ready"]', { timeout: 120_000 });
+    await browser.context.setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+      const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(3, 15);
+      await page.setInputFiles('[data-testid="file-input"]', files.map((f) => path.join(tmp.dir, 'plate', f)));
+      await classify(page);
+      const rows = await tableRows(page);
+      expect(rows.filter((r) => r.status === 'ok').length).toBeGreaterThanOrEqual(3);
+      expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+    } finally {
+      await browser.context.setOffline(false);
+      await page.close();
+    }
+  });
+
+  it('made no request to any other origin', () => {
+    expect(browser.requests.length).toBeGreaterThan(10);
+    expect(browser.foreignRequests(server.origin)).toEqual([]);
+  });
+});
