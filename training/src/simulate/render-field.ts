@@ -369,7 +369,7 @@ function drawNucleus(cell: Cell, nucleus: Cell['nuclei'][number], p: Phenotype, 
   const ls3 = nucleus.lobes * Math.sin(nucleus.lobePhase);
   const edgeWidth = Math.max(0.5, 0.9 * rs);
   // Texture finer than the grid is attenuated rather than aliased.
-  const texturePeriod = 2.5 * rs;
+  const texturePeriod = 4 * rs;
   const textureScale = 1 / Math.max(0.5, texturePeriod);
   const textureGain = p.nuclearTexture * 2.4 * Math.min(1, texturePeriod / 1.5);
   const fociGain = nucleus.foci * 2.2 * Math.min(1, texturePeriod / 1.5);
