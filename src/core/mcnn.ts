@@ -54,7 +54,9 @@ export function buildMcnn(config: McnnConfig): tfl.LayersModel {
   checkMcnnInputSize(height, width);
   if (!(widthMultiplier > 0)) throw new Error(`widthMultiplier must be positive, got ${widthMultiplier}`);
   let seedCounter = seed ?? 0;
-  const init = () => (seed === undefined ? 'glorotUniform' : tfl.initializers.glorotUniform({ seed: seedCounter++ }));
+  // He initialisation for the ReLU layers (keeps activations alive through the deep narrow columns), Glorot for the softmax.
+  const init = () => tfl.initializers.heNormal({ seed: seed === undefined ? undefined : seedCounter++ });
+  const initSoftmax = () => tfl.initializers.glorotUniform({ seed: seed === undefined ? undefined : seedCounter++ });
 
   const input = tfl.input({ shape: [height, width, channels], name: 'field' });
   const columns = MCNN_COLUMNS.map(({ scale, filters }, i) => {
@@ -79,7 +81,7 @@ export function buildMcnn(config: McnnConfig): tfl.LayersModel {
   x = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: 'fuse_pool' }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.dense({ units: scaled(512, widthMultiplier), activation: 'relu', kernelInitializer: init(), name: 'dense512' }).apply(x) as tfl.SymbolicTensor;
-  const output = tfl.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: init(), name: 'moa' }).apply(x) as tfl.SymbolicTensor;
+  const output = tfl.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: initSoftmax(), name: 'moa' }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: output, name: 'mcnn' });
 }
 
