@@ -66,11 +66,14 @@ async function cacheShell() {
     const url = queue.shift();
     if (seen.has(url)) continue;
     seen.add(url);
+    const isStart = url === SCOPE.href;
     let response = await cache.match(url);
     if (!response || isMutable(new URL(url))) {
       try {
         const fresh = await fetch(url, { cache: 'no-cache' });
-        if (!fresh.ok) continue;
+        const type = fresh.headers.get('Content-Type') || '';
+        // A server that answers unknown paths with the start page (SPA fallback) must not fill the cache with copies of it.
+        if (!fresh.ok || (!isStart && type.includes('text/html'))) continue;
         response = fresh;
         await cache.put(url, fresh.clone());
       } catch {
@@ -78,7 +81,7 @@ async function cacheShell() {
       }
     }
     const type = response.headers.get('Content-Type') || '';
-    if (/html|javascript|css|manifest|json/.test(type) || /\.(m?js|css|html|webmanifest)$/.test(new URL(url).pathname)) {
+    if (isStart || /javascript|css|manifest/.test(type)) {
       for (const ref of referencedUrls(await response.clone().text(), url)) if (!seen.has(ref)) queue.push(ref);
     }
   }

@@ -4,7 +4,7 @@ import { planRun, readMetadata, remap } from '../../src/app/state/intake.ts';
 import type { DroppedFile } from '../../src/app/state/drop.ts';
 
 const f = (path: string): DroppedFile => ({ path, file: new File(['x'], path.split('/').pop()!) });
-const SHARED = '/work/shared/bbbc021';
+const SHARED = new URL('../../../shared/bbbc021', import.meta.url).pathname;
 
 const imageCsv = [
   'TableNumber,ImageNumber,Image_FileName_DAPI,Image_PathName_DAPI,Image_FileName_Tubulin,Image_PathName_Tubulin,Image_FileName_Actin,Image_PathName_Actin,Image_Metadata_Plate_DAPI,Image_Metadata_Well_DAPI,Replicate,Image_Metadata_Compound,Image_Metadata_Concentration',

@@ -27,6 +27,8 @@ interface Expected {
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let server: TestServer;
+/** The built site (service worker, precache) for the offline test. */
+let built: TestServer | undefined;
 let browser: TestBrowser;
 let expected: Expected;
 let classes: string[];
@@ -81,21 +83,22 @@ beforeAll(async () => {
   const ts = score(aggregateTreatments(fieldItems), classes.length);
   expected = { predicted, fieldScore: { n: fs.n, correct: fs.correct }, treatmentScore: { n: ts.n, correct: ts.correct } };
 
-  server = await startServer({ mode: 'preview', mounts: { '/__app/': tmp.dir } });
+  server = await startServer({ mode: 'dev', mounts: { '/__app/': tmp.dir } });
   browser = await launchBrowser();
 }, 600_000);
 
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await built?.close();
   await tmp?.cleanup();
 });
 
-const appUrl = () => `${server.url}?bundle=/__app/bundle/&backend=wasm`;
+const appUrl = (base: string) => `${base}?bundle=/__app/bundle/&backend=wasm`;
 
-async function openApp(page: Page): Promise<void> {
-  await page.goto(appUrl());
-  await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+async function openApp(page: Page, base = server.url): Promise<void> {
+  await page.goto(appUrl(base));
+  await page.waitForSelector('main[data-engine="ready"]', { timeout: 60_000 });
 }
 
 async function classify(page: Page): Promise<void> {
@@ -119,7 +122,7 @@ async function shot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, name), fullPage: false });
 }
 
-describe('MoA Lens app (built site, Chromium)', () => {
+describe('MoA Lens app in Chromium', () => {
   it('classifies a dropped plate folder with its metadata CSVs exactly as Node does, lists bad files, and finishes the batch', async () => {
     const page = await browser.newPage();
     await openApp(page);
@@ -166,12 +169,12 @@ describe('MoA Lens app (built site, Chromium)', () => {
     expect(await page.$$eval('[data-testid="heatmap"] .cell', (c) => c.length)).toBe(6); // 128x160 model pixels in 64x64 tiles: 2 x 3
     await shot(page, 'field-view.png');
     await page.close();
-  });
+  }, 300_000);
 
   it('takes a synthetic drop of loose files (DataTransfer) and classifies them', async () => {
     const page = await browser.newPage();
     await openApp(page);
-    const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(0, 9);
+    const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(-9);
     await page.evaluate(async (urls) => {
       const dt = new DataTransfer();
       for (const u of urls) dt.items.add(new File([await (await fetch(u)).blob()], u.split('/').pop()!));
@@ -184,11 +187,12 @@ describe('MoA Lens app (built site, Chromium)', () => {
     expect(rows.length).toBeGreaterThanOrEqual(2);
     expect(rows.filter((r) => r.status === 'ok').length).toBeGreaterThanOrEqual(2);
     await page.close();
-  });
+  }, 300_000);
 
-  it('works offline after one visit: reload with the network cut, classify a plate', async () => {
+  it('built site works offline after one visit: reload with the network cut, classify a plate', async () => {
+    built = await startServer({ mode: 'preview', mounts: { '/__app/': tmp.dir } });
     const page = await browser.newPage();
-    await openApp(page);
+    await openApp(page, built.url);
     await page.waitForSelector('[data-testid="offline-status"][data-status="ready"]', { timeout: 120_000 });
     await browser.context.setOffline(true);
     try {
@@ -204,10 +208,10 @@ describe('MoA Lens app (built site, Chromium)', () => {
       await browser.context.setOffline(false);
       await page.close();
     }
-  });
+  }, 400_000);
 
   it('made no request to any other origin', () => {
     expect(browser.requests.length).toBeGreaterThan(10);
-    expect(browser.foreignRequests(server.origin)).toEqual([]);
+    expect(browser.foreignRequests(server.origin, ...(built ? [built.origin] : []))).toEqual([]);
   });
 });

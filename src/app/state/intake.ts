@@ -137,7 +137,7 @@ function mappingRows(fields: Field[]): MappingRow[] {
   for (const f of fields) {
     for (const c of CHANNELS) {
       const s = f.channels[c];
-      if (s) add(s.token ?? (s.channelIndex !== undefined ? `channel ${s.channelIndex + 1}` : s.file.name), c, s.assignedBy, s.file.name, s.channelIndex);
+      if (s) add(s.assignedBy === 'table' ? `${c} column of the image table` : (s.token ?? (s.channelIndex !== undefined ? `channel ${s.channelIndex + 1}` : s.file.name)), c, s.assignedBy, s.file.name, s.channelIndex);
     }
     for (const s of f.extras) add(s.token ?? (s.channelIndex !== undefined ? `channel ${s.channelIndex + 1}` : s.file.name), null, s.assignedBy, s.file.name, s.channelIndex);
   }
