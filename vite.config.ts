@@ -13,7 +13,10 @@ export default defineConfig({
   server: { headers: isolationHeaders },
   preview: { headers: isolationHeaders },
   worker: { format: 'es' },
-  build: { target: 'es2022' },
+  // No minification: tfjs-backend-wasm starts its pthread workers from the threaded module factory's
+  // source text (Function.prototype.toString); a minifier renames the outer names that text refers to,
+  // and every pthread worker then dies with "ReferenceError: e is not defined".
+  build: { target: 'es2022', minify: false },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
