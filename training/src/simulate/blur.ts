@@ -4,6 +4,13 @@
 export function gaussianBlur(plane: Float32Array, width: number, height: number, sigma: number): void {
   if (!(sigma > 0.25)) return;
   const scratch = new Float32Array(plane.length);
+  if (sigma <= 1.25) {
+    // The in-focus point-spread function: a 5-tap kernel, unrolled (most fields take this path).
+    const kernel = gaussianKernel(sigma, 2);
+    rows5(plane, scratch, width, height, kernel);
+    columns5(scratch, plane, width, height, kernel);
+    return;
+  }
   if (sigma <= 2.5) {
     const kernel = gaussianKernel(sigma);
     convolveRows(plane, scratch, width, height, kernel);
@@ -17,8 +24,8 @@ export function gaussianBlur(plane: Float32Array, width: number, height: number,
   }
 }
 
-function gaussianKernel(sigma: number): Float32Array {
-  const radius = Math.max(1, Math.ceil(2.5 * sigma));
+function gaussianKernel(sigma: number, fixedRadius?: number): Float32Array {
+  const radius = fixedRadius ?? Math.max(1, Math.ceil(2.5 * sigma));
   const kernel = new Float32Array(2 * radius + 1);
   let sum = 0;
   for (let i = -radius; i <= radius; i++) {
@@ -28,6 +35,42 @@ function gaussianKernel(sigma: number): Float32Array {
   }
   for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
   return kernel;
+}
+
+/** Symmetric 5-tap horizontal convolution, clamp-to-edge. */
+function rows5(src: Float32Array, dst: Float32Array, width: number, height: number, kernel: Float32Array): void {
+  const w0 = kernel[2];
+  const w1 = kernel[1];
+  const w2 = kernel[0];
+  const last = width - 1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const l1 = src[row + (x > 0 ? x - 1 : 0)];
+      const l2 = src[row + (x > 1 ? x - 2 : 0)];
+      const r1 = src[row + (x < last ? x + 1 : last)];
+      const r2 = src[row + (x < last - 1 ? x + 2 : last)];
+      dst[row + x] = w0 * src[row + x] + w1 * (l1 + r1) + w2 * (l2 + r2);
+    }
+  }
+}
+
+/** Symmetric 5-tap vertical convolution, clamp-to-edge, one write per pixel. */
+function columns5(src: Float32Array, dst: Float32Array, width: number, height: number, kernel: Float32Array): void {
+  const w0 = kernel[2];
+  const w1 = kernel[1];
+  const w2 = kernel[0];
+  const last = height - 1;
+  for (let y = 0; y < height; y++) {
+    const c = y * width;
+    const u1 = (y > 0 ? y - 1 : 0) * width;
+    const u2 = (y > 1 ? y - 2 : 0) * width;
+    const d1 = (y < last ? y + 1 : last) * width;
+    const d2 = (y < last - 1 ? y + 2 : last) * width;
+    for (let x = 0; x < width; x++) {
+      dst[c + x] = w0 * src[c + x] + w1 * (src[u1 + x] + src[d1 + x]) + w2 * (src[u2 + x] + src[d2 + x]);
+    }
+  }
 }
 
 /** Clamp-to-edge horizontal convolution through an edge-padded row buffer (no branches in the inner loop). */

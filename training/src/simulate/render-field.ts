@@ -108,7 +108,7 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
         const shot = normals[state & NORMAL_MASK];
         const read = normals[(state >>> 16) & NORMAL_MASK];
         const value = CAMERA_OFFSET + signal + Math.sqrt(signal * DN_PER_ELECTRON) * shot + READ_NOISE * read;
-        dst[row + x] = value <= 0 ? 0 : value >= 65535 ? 65535 : Math.round(value);
+        dst[row + x] = value <= 0 ? 0 : value >= 65535 ? 65535 : (value + 0.5) | 0;
       }
     }
   }
