@@ -12,7 +12,8 @@ import { selectBackend } from './engine/backend.ts';
 import { evaluate } from './eval/evaluate.ts';
 import { reportHtml } from './eval/report.ts';
 import { exportBundle, quantizeModel } from './export/export.ts';
-import { classCounts } from './data/index.ts';
+import { classCounts, IMAGE_TABLE, MOA_TABLE } from './data/index.ts';
+import { existsSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help')) {
@@ -25,6 +26,8 @@ const world = await createWorld();
 let config;
 try {
   config = validateTrainConfig(parseTrainArgs(argv), world.size);
+  for (const table of [IMAGE_TABLE, MOA_TABLE])
+    if (!existsSync(path.join(config.data, table))) throw new ConfigError(`--data ${config.data} is not a BBBC021-layout root: ${table} not found there.`);
 } catch (e) {
   if (e instanceof ConfigError) {
     if (world.rank === 0) console.error(`train: ${e.message}`);
