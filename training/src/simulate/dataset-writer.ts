@@ -4,13 +4,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseImageTable, parseMoaTable, treatmentKey, type ImageTableRow, type MoaTableRow } from '../../../src/core/metadata.ts';
 import { CHANNELS, type MoaClass } from '../../../src/core/labels.ts';
+import { IMAGE_TABLE, MOA_TABLE } from '../data/dataset-index.ts';
 import { compoundSignature, treatmentPhenotype, type CompoundSignature } from './phenotypes.ts';
 import { deriveSeed } from './prng.ts';
 import { renderField, type RenderedField } from './render-field.ts';
 import { encodeTiff16, encodeTiffPages, encodeTiffPlanar, type TiffCompression } from './tiff-writer.ts';
 
-export const IMAGE_TABLE = 'BBBC021_v1_image.csv';
-export const MOA_TABLE = 'BBBC021_v1_moa.csv';
+export { IMAGE_TABLE, MOA_TABLE };
 
 /** Which rows of the real image table to simulate. Every filter is optional; none means all 13,200 rows. */
 export interface RowSelection {

@@ -24,8 +24,8 @@
 // axes, and toxicity that lowers cell density and raises apoptosis. Effects follow a Hill curve in
 // concentration, so the lowest doses of a compound can look like DMSO, as in the real screen.
 
-import { MOA_CLASSES, type MoaClass } from '../../../src/core/labels.ts';
-import { deriveSeed, hashString, Rng } from './prng.ts';
+import type { MoaClass } from '../../../src/core/labels.ts';
+import { deriveSeed, Rng } from './prng.ts';
 
 /** Field-level mean morphology; individual cells are drawn around these means. Lengths are full-resolution pixels. */
 export interface Phenotype {
@@ -279,9 +279,3 @@ export function clampPhenotype(p: Phenotype): Phenotype {
   }
   return out;
 }
-
-/** Classes in canonical order, for iteration in renderers and contact sheets. */
-export const SIMULATED_CLASSES: readonly MoaClass[] = MOA_CLASSES;
-
-/** A stable numeric id for a compound name (used to decorrelate per-compound streams). */
-export const compoundId = (compound: string): number => hashString(compound);
