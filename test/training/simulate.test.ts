@@ -59,7 +59,8 @@ describe('TIFF writer', () => {
     const planar = await decodeTiff(encodeTiffPlanar(planes, { compression: 'deflate' }), 'planar.tif');
     expect(planar.pageCount).toBe(1);
     expect(planar.planes.map((p) => Array.from(p.data))).toEqual(planes.map((p) => Array.from(p.data)));
-    const pages = await decodeTiff(encodeTiffPages(planes), 'pages.tif');
+    const pages = await decodeTiff(encodeTiffPages(planes, { pageNames: ['a', 'bb', 'ccccc'] }), 'pages.tif');
+    expect(pages.planes.map((p) => p.name)).toEqual(['a', 'bb', 'ccccc']);
     expect(pages.pageCount).toBe(3);
     expect(pages.planes.map((p) => Array.from(p.data))).toEqual(planes.map((p) => Array.from(p.data)));
   });
@@ -176,6 +177,7 @@ describe('multi-channel demo files', () => {
       const decoded = await decodeTiff(new Uint8Array(await readFile(files[1])), files[1]);
       expect(decoded.planes).toHaveLength(3);
       expect(decoded.planes.map((p) => Array.from(p.data))).toEqual(examples[1].field.planes.map((p) => Array.from(p)));
+      if (layout === 'pages') expect(decoded.planes.map((p) => p.name)).toEqual(['DNA', 'Tubulin', 'Actin']);
     }
   });
 });

@@ -202,8 +202,8 @@ export async function writeSimulatedDataset(options: SimulateDatasetOptions): Pr
   };
 }
 
-/** One field as a single 3-channel TIFF (DNA, Tubulin, Actin): one planar page or three pages. */
+/** One field as a single 3-channel TIFF (DNA, Tubulin, Actin): one planar page, or three pages named by PageName. */
 export function encodeMultiChannelTiff(field: RenderedField, layout: 'planar' | 'pages' = 'planar', compression: TiffCompression = 'deflate'): Uint8Array {
   const planes = field.planes.map((data) => ({ width: field.width, height: field.height, data }));
-  return layout === 'planar' ? encodeTiffPlanar(planes, { compression }) : encodeTiffPages(planes, { compression });
+  return layout === 'planar' ? encodeTiffPlanar(planes, { compression }) : encodeTiffPages(planes, { compression, pageNames: [...CHANNELS] });
 }

@@ -17,8 +17,11 @@ export interface TiffWriteOptions {
   rowsPerStrip?: number;
   /** Horizontal differencing (Predictor=2) before Deflate. Default false. */
   predictor?: boolean;
+  /** PageName (tag 285) per page, e.g. channel names; readers use them to assign channels. */
+  pageNames?: string[];
 }
 
+const TYPE_ASCII = 2;
 const TYPE_SHORT = 3;
 const TYPE_LONG = 4;
 
@@ -70,7 +73,7 @@ function assemble(pages: TiffPlane[][], options: TiffWriteOptions): Uint8Array {
   chunks.push(header);
   const ifdOffsetPatches: { chunk: Uint8Array; at: number }[] = [{ chunk: header, at: 4 }];
 
-  for (const samples of pages) {
+  for (const [pageIndex, samples] of pages.entries()) {
     const { width, height } = samples[0];
     for (const s of samples) {
       if (s.data.length !== s.width * s.height) throw new Error(`TIFF plane has ${s.data.length} values, expected ${s.width * s.height}`);
@@ -102,6 +105,8 @@ function assemble(pages: TiffPlane[][], options: TiffWriteOptions): Uint8Array {
       { tag: 279, type: TYPE_LONG, values: counts },
       { tag: 284, type: TYPE_SHORT, values: [spp > 1 ? 2 : 1] },
     ];
+    const pageName = options.pageNames?.[pageIndex];
+    if (pageName !== undefined) entries.push({ tag: 285, type: TYPE_ASCII, values: [...Buffer.from(pageName, 'latin1'), 0] });
     if (options.predictor && compression === 'deflate') entries.push({ tag: 317, type: TYPE_SHORT, values: [2] });
     if (spp > 1) entries.push({ tag: 338, type: TYPE_SHORT, values: new Array(spp - 1).fill(0) });
     entries.push({ tag: 339, type: TYPE_SHORT, values: new Array(spp).fill(1) });
@@ -119,18 +124,18 @@ function assemble(pages: TiffPlane[][], options: TiffWriteOptions): Uint8Array {
     let overflowOffset = ifdOffset + ifdSize;
     entries.forEach((entry, i) => {
       const at = 2 + i * 12;
-      const width = entry.type === TYPE_SHORT ? 2 : 4;
+      const width = entry.type === TYPE_ASCII ? 1 : entry.type === TYPE_SHORT ? 2 : 4;
       iv.setUint16(at, entry.tag, true);
       iv.setUint16(at + 2, entry.type, true);
       iv.setUint32(at + 4, entry.values.length, true);
       const bytes = entry.values.length * width;
       const target = bytes <= 4 ? iv : null;
       if (target) {
-        entry.values.forEach((v, k) => (width === 2 ? iv.setUint16(at + 8 + 2 * k, v, true) : iv.setUint32(at + 8, v, true)));
+        entry.values.forEach((v, k) => (width === 1 ? iv.setUint8(at + 8 + k, v) : width === 2 ? iv.setUint16(at + 8 + 2 * k, v, true) : iv.setUint32(at + 8, v, true)));
       } else {
         const block = new Uint8Array(bytes + (bytes % 2));
         const bv = new DataView(block.buffer);
-        entry.values.forEach((v, k) => (width === 2 ? bv.setUint16(2 * k, v, true) : bv.setUint32(4 * k, v, true)));
+        entry.values.forEach((v, k) => (width === 1 ? bv.setUint8(k, v) : width === 2 ? bv.setUint16(2 * k, v, true) : bv.setUint32(4 * k, v, true)));
         iv.setUint32(at + 8, overflowOffset, true);
         overflowOffset += block.length;
         overflow.push(block);
