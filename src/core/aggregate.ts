@@ -13,11 +13,6 @@ export function topK(probabilities: ArrayLike<number>, k: number): { index: numb
     .slice(0, k);
 }
 
-/** Key of a treatment (compound at one concentration); concentration compared as a number. */
-export function treatmentKey(compound: string, concentration: number | string): string {
-  return `${compound}@${Number(concentration)}`;
-}
-
 export interface FieldPrediction {
   treatment: string;
   probabilities: ArrayLike<number>;

@@ -121,8 +121,8 @@ export function parseMoaTable(text: string, fileName = 'BBBC021_v1_moa.csv'): Mo
 }
 
 /** Key of a treatment: compound and concentration compared as numbers ("3", "3.0" and "3.000000" agree). */
-export function treatmentKey(compound: string, concentration: number): string {
-  return `${compound.trim()}\u0000${Number(concentration)}`;
+export function treatmentKey(compound: string, concentration: number | string): string {
+  return `${compound.trim()}@${Number(concentration)}`;
 }
 
 /** The MoA of each treatment in the table, by treatmentKey. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateTreatments, score, treatmentKey } from '../../src/core/aggregate.ts';
+import { aggregateTreatments, score } from '../../src/core/aggregate.ts';
+import { treatmentKey } from '../../src/core/metadata.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { applyResult, pendingRow, runCounts, runScores, treatmentRows, type FieldInfo } from '../../src/app/state/results.ts';
 import type { FieldResult } from '../../src/engine/types.ts';

@@ -5,10 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateTreatments, argmax, score, treatmentKey } from '../../src/core/aggregate.ts';
+import { aggregateTreatments, argmax, score } from '../../src/core/aggregate.ts';
 import { loadBundle } from '../../src/core/bundle.ts';
 import { CHANNELS } from '../../src/core/labels.ts';
-import { parseImageTable, parseMoaTable, moaLookup, treatmentKey as metaKey } from '../../src/core/metadata.ts';
+import { parseImageTable, parseMoaTable, moaLookup, treatmentKey } from '../../src/core/metadata.ts';
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { tinyBundleFiles, writeFilesTo } from './harness/fixtures.ts';
@@ -76,7 +76,7 @@ beforeAll(async () => {
     const id = `${row.files.DNA.pathName}/${row.files.DNA.fileName.replace(/_w\d[0-9A-Fa-f-]*\.tiff?$/i, '')}`;
     const p = argmax(probabilities);
     predicted.set(id, classes[p]);
-    const truth = moa.get(metaKey(row.compound, row.concentration));
+    const truth = moa.get(treatmentKey(row.compound, row.concentration));
     fieldItems.push({ treatment: treatmentKey(row.compound, row.concentration), probabilities, label: truth ? classes.indexOf(truth) : undefined, predicted: p });
   }
   const fs = score(fieldItems, classes.length);

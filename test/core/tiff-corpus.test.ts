@@ -170,3 +170,17 @@ describe('synthetic fixtures (test/fixtures/tiff, generate.py)', () => {
     expect((await decodeFile(fixtureRoot, 'gray_u16.tif')).layoutSource).toBe('samples');
   });
 });
+
+describe('bytes handed over as a Node Buffer', () => {
+  // fs.readFileSync returns a Buffer whose slices are views into a shared pool; compressed blocks must still be read alone.
+  for (const name of ['gray_u16_tiled_deflate8.tif', 'gray_u16_zip_pred2.tif', 'gray_u16_lzw_pred2.tif']) {
+    test(`${name} decodes the same from a Buffer as from a plain Uint8Array`, async () => {
+      const buffer = fs.readFileSync(path.join(fixtureRoot, name));
+      const fromBuffer = await decodeTiff(buffer, name);
+      const fromCopy = await decodeTiff(new Uint8Array(buffer), name);
+      expect(fromBuffer.planes.length).toBe(fromCopy.planes.length);
+      fromCopy.planes.forEach((plane, i) => expect(Array.from(fromBuffer.planes[i].data)).toEqual(Array.from(plane.data)));
+      expect(mean(fromBuffer.planes[0])).toBeGreaterThan(0);
+    });
+  }
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateTiles, extractTile, tileField } from '../../src/core/tiling.ts';
-import { aggregateTreatments, argmax, score, topK, treatmentKey } from '../../src/core/aggregate.ts';
+import { aggregateTreatments, argmax, score, topK } from '../../src/core/aggregate.ts';
+import { treatmentKey } from '../../src/core/metadata.ts';
 
 /** Checks every field pixel is covered by at least one tile and no tile leaves the field except as recorded pad. */
 function checkCoverage(h: number, w: number, th: number, tw: number, overlap: number) {

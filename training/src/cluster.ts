@@ -38,6 +38,8 @@ export function buildPlan(argv: readonly string[]): { plan: MpirunPlan; dryRun: 
 
 async function main(): Promise<void> {
   let built: ReturnType<typeof buildPlan>;
+  // The exported bundle records how it was made: this command, not the per-rank one.
+  process.env.MOA_TRAIN_COMMAND ||= `npm run train:cluster -- ${process.argv.slice(2).join(' ')}`;
   try {
     built = buildPlan(process.argv.slice(2));
   } catch (error) {

@@ -1,5 +1,6 @@
 // Result rows of a run: fields joined with their metadata and predictions, treatments, accuracy.
-import { aggregateTreatments, score, treatmentKey, type Scores } from '../../core/aggregate.ts';
+import { aggregateTreatments, score, type Scores } from '../../core/aggregate.ts';
+import { treatmentKey } from '../../core/metadata.ts';
 import type { ClassProbability, FieldResult, TileLayout } from '../../engine/types.ts';
 
 /** What the app knows about a field before classifying it: where it sits and what was on it. */

@@ -98,7 +98,8 @@ export async function readPageSamples(file: Uint8Array, page: PageSummary, littl
         const offset = page.blockOffsets[index];
         const count = page.blockByteCounts[index];
         if (count === 0) continue; // an empty block reads as zeros (sparse files)
-        const compressed = file.slice(offset, offset + count).buffer;
+        // A copy with its own ArrayBuffer: `.slice()` of a Node Buffer is a view into a shared pool.
+        const compressed = new Uint8Array(file.subarray(offset, offset + count)).buffer;
         const decoded = new Uint8Array(await decoder.decode(compressed));
         const usedRows = Math.min(rows, height - by * blockHeight);
         const cols = Math.min(blockWidth, width - bx * blockWidth);

@@ -1,6 +1,7 @@
 // Evaluation: held-out fields predicted as the app predicts them, scored per field and per treatment.
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { aggregateTreatments, argmax, score, treatmentKey, type Scores, type TreatmentPrediction } from '../../../src/core/aggregate.ts';
+import { aggregateTreatments, argmax, score, type Scores, type TreatmentPrediction } from '../../../src/core/aggregate.ts';
+import { treatmentKey } from '../../../src/core/metadata.ts';
 import type { PreprocessSpec } from '../../../src/core/preprocess.ts';
 import { loadSample, LoadReport, type FieldCache, type Sample } from '../data/index.ts';
 import { predictFields, type ModelInput } from './predict.ts';

@@ -47,13 +47,13 @@ export function compoundFoldSplit(samples: readonly Sample[], folds: number, fol
   return { name: `loco-folds:${fold}/${folds}`, train, test: [...test].sort((a, b) => a - b) };
 }
 
-export async function prepareData(config: TrainConfig): Promise<TrainingData> {
+export async function prepareData(config: TrainConfig, fixedSpec?: PreprocessSpec): Promise<TrainingData> {
   const index = await loadDatasetIndex(config.data);
   if (index.samples.length === 0) throw new Error(`No labelled fields with readable files under ${config.data} (${index.skipped.length} skipped).`);
   const first = await loadFieldPlanes(index.samples[0]);
   const fieldSize = { height: first[0].height, width: first[0].width };
   const binning = config.binning || Math.max(1, Math.floor(Math.min(fieldSize.height / config.inputHeight, fieldSize.width / config.inputWidth)));
-  const spec: PreprocessSpec = { version: 1, channels: [...CHANNELS], binning, normalisation: { method: 'percentile', low: 0.1, high: 99.9 } };
+  const spec: PreprocessSpec = fixedSpec ?? { version: 1, channels: [...CHANNELS], binning, normalisation: { method: 'percentile', low: 0.1, high: 99.9 } };
   const split = config.split === 'random' ? randomFieldSplit(index.samples, 0.2, config.seed) : compoundFoldSplit(index.samples, config.folds, config.fold);
   const cache = new FieldCache(config.cacheDir || path.join(config.data, '.moa-lens-cache'), spec);
   return { index, samples: index.samples, spec, split, cache, fieldSize };

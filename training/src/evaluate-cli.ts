@@ -1,0 +1,62 @@
+// `npm run evaluate`: score a model bundle on a BBBC021-layout root, per field and per treatment, as the app predicts.
+import { writeFile } from 'node:fs/promises';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { bundleIOHandler } from '../../src/core/bundle.ts';
+import { readBundleDir } from './bundle-fs.ts';
+import { selectBackend } from './engine/backend.ts';
+import { evaluate } from './eval/evaluate.ts';
+import { reportHtml } from './eval/report.ts';
+import { pct } from './export/finish.ts';
+import { ConfigError, DEFAULTS, type TrainConfig } from './train/config.ts';
+import { prepareData } from './train/data.ts';
+
+const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [--fields all|held-out] [--report <file base>]
+  --fields all       every labelled field under --data (default; e.g. a plate the model never saw)
+  --fields held-out  only the held-out fold the bundle was trained without (its recorded split, folds, fold, seed)
+  --report <base>    also write <base>.json (every field and treatment) and <base>.html (confusion matrices)
+  --backend auto|wasm|webgpu|cpu   (default auto)`;
+
+function parseArgs(argv: string[]) {
+  const out = { bundle: '', data: '', fields: 'all', report: '', backend: 'auto' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i]?.replace(/^--/, '') as keyof typeof out;
+    if (!(key in out) || !argv[i].startsWith('--')) throw new ConfigError(`Unknown argument "${argv[i]}".\n${USAGE}`);
+    if (argv[i + 1] === undefined) throw new ConfigError(`--${key} needs a value.`);
+    out[key] = argv[i + 1];
+  }
+  if (!out.bundle || !out.data) throw new ConfigError(`--bundle and --data are required.\n${USAGE}`);
+  if (out.fields !== 'all' && out.fields !== 'held-out') throw new ConfigError(`--fields must be all or held-out, got "${out.fields}".`);
+  return out;
+}
+
+const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+try {
+  const args = parseArgs(argv);
+  await selectBackend({ requested: args.backend as TrainConfig['backend'], log: console.log });
+  const bundle = await readBundleDir(args.bundle);
+  const meta = bundle.metadata;
+  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
+  console.log(`model: ${meta.name} (${bundle.hash.slice(0, 12)}), input ${meta.input.height}x${meta.input.width}, binning ${meta.preprocessing.binning}${meta.provenance.trained ? '' : ', UNTRAINED placeholder'}`);
+  const recipe = (meta.provenance.recipe ?? {}) as Partial<TrainConfig>;
+  const config: TrainConfig = { ...DEFAULTS, ...recipe, data: args.data, out: '', cacheDir: '', inputHeight: meta.input.height, inputWidth: meta.input.width };
+  if (args.fields === 'held-out' && !meta.provenance.recipe) throw new ConfigError(`${args.bundle} records no training recipe, so its held-out fold is unknown; use --fields all.`);
+  const data = await prepareData(config, meta.preprocessing);
+  const indices = args.fields === 'all' ? data.samples.map((_, i) => i) : data.split.test;
+  const evaluation = await evaluate(model, data.samples, indices, meta.preprocessing, { ...meta.input, minOverlap: meta.tiling.minOverlap }, meta.classes.length, data.cache);
+  const { fieldScores: f, treatmentScores: t } = evaluation;
+  console.log(`fields: ${args.fields === 'all' ? 'all labelled' : data.split.name} (${evaluation.skipped} unreadable skipped)`);
+  console.log(`field accuracy ${pct(f.accuracy)} of ${f.n}; treatment accuracy ${pct(t.accuracy)} of ${t.n}; chance ${pct(1 / meta.classes.length)}`);
+  console.log(`per class (treatment recall): ${meta.classes.map((c, k) => `${c} ${t.confusion[k].reduce((a, b) => a + b, 0) ? pct(t.confusion[k][k] / t.confusion[k].reduce((a, b) => a + b, 0), 0) : '-'}`).join(', ')}`);
+  if (args.report) {
+    await writeFile(`${args.report}.json`, JSON.stringify({ bundle: { name: meta.name, hash: bundle.hash }, data: args.data, fields: args.fields, fieldAccuracy: f.accuracy, treatmentAccuracy: t.accuracy, fieldResults: evaluation.fields, treatments: evaluation.treatments.map((x) => ({ ...x, probabilities: Array.from(x.probabilities) })) }, null, 1));
+    await writeFile(`${args.report}.html`, reportHtml({ title: `MoA Lens evaluation: ${meta.name} on ${args.data}`, classes: meta.classes, fieldScores: f, treatmentScores: t, history: [], facts: { fields: args.fields, 'field accuracy': f.accuracy, 'treatment accuracy': t.accuracy } }));
+    console.log(`report: ${args.report}.html`);
+  }
+} catch (e) {
+  console.error(`evaluate: ${(e as Error).message}`);
+  process.exit(e instanceof ConfigError ? 2 : 1);
+}

@@ -1,0 +1,64 @@
+// `npm run export`: a training checkpoint -> evaluated, quantised browser bundle (for a run that stopped before its end).
+import { stat } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs-core';
+import { MOA_CLASSES } from '../../src/core/labels.ts';
+import { buildMcnn } from '../../src/core/mcnn.ts';
+import { selectBackend } from './engine/backend.ts';
+import { evaluateAndExport } from './export/finish.ts';
+import { latestCheckpoint, readCheckpoint } from './train/checkpoint.ts';
+import { ConfigError, DEFAULTS, parseTrainArgs, validateTrainConfig, type TrainConfig } from './train/config.ts';
+import { prepareData } from './train/data.ts';
+import type { HistoryPoint } from './train/loop.ts';
+import { parameterLayout, writeFlat } from './train/optimizer.ts';
+
+const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8] [--data <root>] [--name N] [--backend B]
+Rebuilds the model from the checkpoint's own settings, evaluates it on the same held-out fold and writes the bundle
+(default --out: the run's own). A folder means its newest valid checkpoint.`;
+const OVERRIDABLE: (keyof TrainConfig)[] = ['out', 'quantize', 'data', 'name', 'backend', 'threads', 'cacheDir'];
+
+const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+try {
+  const at = argv.indexOf('--checkpoint');
+  if (at < 0 || !argv[at + 1]) throw new ConfigError(`--checkpoint is required.\n${USAGE}`);
+  const source = argv[at + 1];
+  const rest = [...argv.slice(0, at), ...argv.slice(at + 2)];
+  const given = parseTrainArgs(rest);
+  const changed = (Object.keys(given) as (keyof TrainConfig)[]).filter((k) => given[k] !== DEFAULTS[k]);
+  const refused = changed.filter((k) => !OVERRIDABLE.includes(k));
+  if (refused.length) throw new ConfigError(`export takes the training settings from the checkpoint; it cannot change ${refused.join(', ')}.`);
+
+  const isDir = (await stat(source).catch(() => null))?.isDirectory();
+  if (isDir === undefined) throw new ConfigError(`--checkpoint ${source} does not exist.`);
+  const found = isDir ? await latestCheckpoint(source) : { file: source, checkpoint: await readCheckpoint(source).catch((e: Error) => { throw new Error(`${source} is not a usable checkpoint: ${e.message}`); }) };
+  if (!found) throw new ConfigError(`no valid checkpoint in ${source}.`);
+  const { file, checkpoint } = found;
+  const config = validateTrainConfig({ ...DEFAULTS, ...(checkpoint.config as Partial<TrainConfig>), ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
+  console.log(`checkpoint: ${file} (step ${checkpoint.step}, epoch ${checkpoint.epoch})`);
+
+  await selectBackend({ requested: config.backend, threads: config.threads || undefined, log: console.log });
+  const data = await prepareData(config);
+  const model = buildMcnn({ height: config.inputHeight, width: config.inputWidth, classes: MOA_CLASSES.length, widthMultiplier: config.widthMultiplier, seed: config.seed });
+  writeFlat(parameterLayout(model.trainableWeights.map((w) => w.read() as tf.Variable)), checkpoint.weights);
+  await evaluateAndExport({
+    model,
+    data,
+    config,
+    history: checkpoint.history as HistoryPoint[],
+    steps: checkpoint.step,
+    seconds: 0,
+    worldSize: 1,
+    command: `npm run export -- ${argv.join(' ')}`,
+    log: console.log,
+  });
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(`export: ${e.message}`);
+    process.exit(2);
+  }
+  console.error(`export: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,93 @@
+// Finish: evaluate the trained model on the held-out fields, quantise, check agreement, export the bundle and its report.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { MOA_CLASSES } from '../../../src/core/labels.ts';
+import { evaluate } from '../eval/evaluate.ts';
+import { reportHtml } from '../eval/report.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { TrainingData } from '../train/data.ts';
+import type { HistoryPoint } from '../train/loop.ts';
+import { exportBundle, quantizeModel } from './export.ts';
+
+export interface HeldOutMetrics {
+  split: string;
+  heldOutFields: number;
+  fieldAccuracy: number;
+  heldOutTreatments: number;
+  treatmentAccuracy: number;
+  quantizedFieldAccuracy: number;
+  quantizedTreatmentAccuracy: number;
+  /** Fraction of held-out fields whose top-1 class is the same before and after quantisation. */
+  quantizationAgreement: number;
+}
+
+export interface FinishInput {
+  model: tfl.LayersModel;
+  data: TrainingData;
+  config: TrainConfig;
+  history: HistoryPoint[];
+  steps: number;
+  seconds: number;
+  worldSize: number;
+  /** The command line that reproduces these weights. */
+  command: string;
+  log: (line: string) => void;
+}
+
+export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics> {
+  const { model, data, config } = f;
+  const input = { height: config.inputHeight, width: config.inputWidth, minOverlap: 0 };
+  const evaluation = await evaluate(model, data.samples, data.split.test, data.spec, input, MOA_CLASSES.length, data.cache);
+  const q = await quantizeModel(model, config.quantize);
+  const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, data.spec, input, MOA_CLASSES.length, data.cache);
+  const agreement = evaluation.fields.filter((field, i) => qEval.fields[i].predicted === field.predicted).length / Math.max(1, evaluation.fields.length);
+  const metrics: HeldOutMetrics = {
+    split: data.split.name,
+    heldOutFields: evaluation.fieldScores.n,
+    fieldAccuracy: evaluation.fieldScores.accuracy,
+    heldOutTreatments: evaluation.treatmentScores.n,
+    treatmentAccuracy: evaluation.treatmentScores.accuracy,
+    quantizedFieldAccuracy: qEval.fieldScores.accuracy,
+    quantizedTreatmentAccuracy: qEval.treatmentScores.accuracy,
+    quantizationAgreement: agreement,
+  };
+  f.log(`held out (${data.split.name}): field accuracy ${pct(metrics.fieldAccuracy)} of ${metrics.heldOutFields}, treatment accuracy ${pct(metrics.treatmentAccuracy)} of ${metrics.heldOutTreatments}; ${q.dtype} top-1 agreement ${pct(agreement, 2)} (${q.dtype} field accuracy ${pct(metrics.quantizedFieldAccuracy)}, treatment ${pct(metrics.quantizedTreatmentAccuracy)})`);
+  const provenance = {
+    trained: true,
+    summary: `M-CNN trained by MoA Lens on ${config.data} (${data.split.name}), ${f.steps} steps.`,
+    data: config.data,
+    command: f.command,
+    worldSize: f.worldSize,
+    steps: f.steps,
+    epochs: config.epochs,
+    seconds: Math.round(f.seconds),
+    machine: `${os.cpus()[0]?.model ?? 'unknown'} x ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    recipe: { ...config, data: undefined, out: undefined },
+    metrics,
+    heldOutConfusion: { field: evaluation.fieldScores.confusion, treatment: evaluation.treatmentScores.confusion },
+  };
+  await exportBundle(q, config.out, {
+    name: config.name,
+    createdAt: new Date().toISOString(),
+    classes: [...MOA_CLASSES],
+    input: { height: config.inputHeight, width: config.inputWidth, channels: 3 },
+    preprocessing: data.spec,
+    tiling: { minOverlap: 0 },
+    architecture: { name: 'M-CNN', widthMultiplier: config.widthMultiplier, parameters: model.countParams() },
+    provenance,
+  });
+  const reportBase = `${config.out}.report`;
+  await writeFile(`${reportBase}.json`, JSON.stringify({ metrics, provenance, history: f.history, fields: evaluation.fields, treatments: evaluation.treatments.map((t) => ({ ...t, probabilities: Array.from(t.probabilities) })) }, null, 1));
+  await writeFile(
+    `${reportBase}.html`,
+    reportHtml({ title: `MoA Lens training report: ${config.name}`, classes: MOA_CLASSES, fieldScores: evaluation.fieldScores, treatmentScores: evaluation.treatmentScores, history: f.history, facts: { split: data.split.name, steps: f.steps, 'field accuracy': metrics.fieldAccuracy, 'treatment accuracy': metrics.treatmentAccuracy, 'quantisation agreement': agreement } }),
+  );
+  f.log(`exported ${config.out} (${q.dtype}, ${(q.bytes / 1e6).toFixed(2)} MB of weights); report ${reportBase}.html`);
+  q.model.dispose();
+  return metrics;
+}
+
+export function pct(x: number, digits = 1): string {
+  return `${(x * 100).toFixed(digits)}%`;
+}
