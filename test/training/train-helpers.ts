@@ -10,14 +10,14 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const trainEntry = path.join(repoRoot, 'training', 'src', 'train.ts');
 
 /** A small labelled dataset (all 12 classes + DMSO) in the BBBC021 layout. */
-export async function smallDataset(options: { size?: number; compoundsPerClass?: number; fieldsPerTreatment?: number; seed?: number } = {}): Promise<string> {
+export async function smallDataset(options: { size?: number; width?: number; compoundsPerClass?: number; fieldsPerTreatment?: number; seed?: number } = {}): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moa-sim-'));
   const size = options.size ?? 128;
   await writeSimulatedDataset({
     outDir: dir,
     metadataDir: path.resolve(repoRoot, '..', 'shared', 'bbbc021'),
     height: size,
-    width: size,
+    width: options.width ?? size,
     compoundsPerClass: options.compoundsPerClass ?? 2,
     fieldsPerTreatment: options.fieldsPerTreatment ?? 2,
     seed: options.seed ?? 1,
