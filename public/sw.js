@@ -119,9 +119,10 @@ async function fromCacheFirst(request) {
   const cached = await caches.match(request);
   if (cached) return cached;
   const response = await fetch(request);
-  // Keep what the app loads (hashed assets, WASM, model files) so the next visit works offline.
+  // Keep what the app loads (hashed assets, WASM, model files, the demo plate once tried) so the next visit works offline.
   if (response.ok && response.type === 'basic') {
-    const cache = await caches.open(new URL(request.url).pathname.includes('/models/') ? DATA_CACHE : SHELL_CACHE);
+    const path = new URL(request.url).pathname;
+    const cache = await caches.open(path.includes('/models/') || path.includes('/demo/') ? DATA_CACHE : SHELL_CACHE);
     await cache.put(request, response.clone());
   }
   return response;

@@ -4,6 +4,7 @@ import { CHANNELS, MOA_CLASSES, type ChannelName } from '../../core/labels.ts';
 import { createEngine } from '../../engine/index.ts';
 import type { BackendChoice, BackendInfo, BundleSource, Engine, FieldInput, FieldResult, LoadedBundle } from '../../engine/types.ts';
 import { WASM_FILE_URLS } from '../../engine/wasm-files.ts';
+import { fetchDemoPlate } from './demo.ts';
 import { sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
 import { planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
 import { bundlePrecacheItems, precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
@@ -15,6 +16,14 @@ export type Phase = 'empty' | 'review' | 'running' | 'done';
 
 export interface OfflineState {
   status: 'unavailable' | 'starting' | 'caching' | 'ready' | 'error';
+  done: number;
+  total: number;
+  bytes: number;
+  message?: string;
+}
+
+export interface DemoState {
+  status: 'idle' | 'downloading' | 'error';
   done: number;
   total: number;
   bytes: number;
@@ -40,6 +49,7 @@ export class Session {
   engineStatus = $state<'starting' | 'loading-model' | 'ready' | 'error'>('starting');
   engineError = $state<string | null>(null);
   offline = $state<OfflineState>({ status: 'starting', done: 0, total: 0, bytes: 0 });
+  demo = $state<DemoState>({ status: 'idle', done: 0, total: 0, bytes: 0 });
 
   images = $state.raw<DroppedFile[]>([]);
   csvs = $state.raw<{ path: string; text: string }[]>([]);
@@ -167,6 +177,22 @@ export class Session {
         ? `Nothing here can be used: ${result.files.length} file(s), none of them a TIFF, PNG or JPEG image, a metadata CSV or a model folder.`
         : 'Nothing was dropped (an empty folder?).';
     if (this.images.length || this.csvs.length) this.phase = this.rows.length ? this.phase : 'review';
+  }
+
+  /** Downloads the demo plate (files and metadata) from our own origin, takes it in as a drop and runs it. */
+  async tryDemo(): Promise<void> {
+    if (this.phase === 'running' || this.demo.status === 'downloading') return;
+    this.clear();
+    this.demo = { status: 'downloading', done: 0, total: 0, bytes: 0 };
+    try {
+      const { drop } = await fetchDemoPlate('demo/', (p) => (this.demo = { status: 'downloading', ...p }));
+      this.demo = { status: 'idle', done: drop.files.length, total: drop.files.length, bytes: 0 };
+      await this.addFiles(drop);
+    } catch (err) {
+      this.demo = { status: 'error', done: 0, total: 0, bytes: 0, message: (err as Error).message };
+      return;
+    }
+    if (this.engineStatus === 'ready' && this.plan.fields.some((f) => f.input)) await this.run();
   }
 
   setChannel(row: MappingRow, channel: ChannelName | null): void {

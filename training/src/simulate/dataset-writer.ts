@@ -29,8 +29,10 @@ export interface RowSelection {
 export interface SimulateDatasetOptions extends RowSelection {
   /** Output root; the CSVs go to its top and the TIFFs under Week<N>/Week<N>_<plate>/. */
   outDir: string;
-  /** Folder holding the real BBBC021_v1_image.csv and BBBC021_v1_moa.csv. */
-  metadataDir: string;
+  /** Folder holding the real BBBC021_v1_image.csv and BBBC021_v1_moa.csv (or give `tables`). */
+  metadataDir?: string;
+  /** The metadata tables themselves, instead of metadataDir. */
+  tables?: MetadataTables;
   height?: number;
   width?: number;
   seed?: number;
@@ -60,17 +62,22 @@ export interface MetadataTables {
   moaLines: string[];
 }
 
-/** Reads the two metadata CSVs through the core parser, keeping raw lines (the files have no multi-line cells). */
+/** Reads the two metadata CSVs from a folder (see parseMetadataTables). */
 export async function readMetadataTables(metadataDir: string): Promise<MetadataTables> {
   const imageText = await readFile(path.join(metadataDir, IMAGE_TABLE), 'utf8');
   const moaText = await readFile(path.join(metadataDir, MOA_TABLE), 'utf8');
+  return parseMetadataTables(imageText, moaText, metadataDir);
+}
+
+/** Parses the two metadata CSVs through the core parser, keeping raw lines (the files have no multi-line cells). */
+export function parseMetadataTables(imageText: string, moaText: string, source: string): MetadataTables {
   const lines = (text: string) => text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/).filter((l) => l.trim() !== '');
   const imageAll = lines(imageText);
   const moaAll = lines(moaText);
   const imageRows = parseImageTable(imageText);
   const moaRows = parseMoaTable(moaText);
   if (imageAll.length - 1 !== imageRows.length || moaAll.length - 1 !== moaRows.length) {
-    throw new Error(`Metadata CSVs in ${metadataDir} have cells spanning lines; the simulator copies rows line by line and cannot subset them.`);
+    throw new Error(`Metadata CSVs in ${source} have cells spanning lines; the simulator copies rows line by line and cannot subset them.`);
   }
   return { imageHeader: imageAll[0], imageRows, imageLines: imageAll.slice(1), moaHeader: moaAll[0], moaRows, moaLines: moaAll.slice(1) };
 }
@@ -154,7 +161,8 @@ export async function writeSimulatedDataset(options: SimulateDatasetOptions): Pr
   const height = options.height ?? 1024;
   const width = options.width ?? 1280;
   const seed = options.seed ?? 0;
-  const tables = await readMetadataTables(options.metadataDir);
+  if (!options.tables && !options.metadataDir) throw new Error('writeSimulatedDataset needs metadataDir or tables.');
+  const tables = options.tables ?? (await readMetadataTables(options.metadataDir!));
   const selected = selectImageRows(tables, options);
   if (selected.length === 0) throw new Error('The selection keeps no fields; check --plates and the other filters.');
   const signatures = compoundSignatures(tables, seed);

@@ -1,0 +1,65 @@
+// The shipped default on the demo plate: the app's button runs it end to end, and shows the per-treatment accuracy that Node computes and the model card states.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleIOHandler } from '../../src/core/bundle.ts';
+import { readBundleDir } from '../../training/src/bundle-fs.ts';
+import { loadDatasetIndex } from '../../training/src/data/index.ts';
+import { selectBackend } from '../../training/src/engine/backend.ts';
+import { evaluate } from '../../training/src/eval/evaluate.ts';
+import { writeDemoPlate } from '../../training/src/simulate/demo-plate.ts';
+import { launchBrowser, type TestBrowser } from './harness/browser.ts';
+import { REPO_ROOT, startServer, type TestServer } from './harness/server.ts';
+
+const DEMO = path.join(REPO_ROOT, 'public/demo');
+let server: TestServer;
+let browser: TestBrowser;
+let defaultName: string;
+let node: { treatments: { n: number; correct: number }; fields: { n: number; correct: number } };
+
+beforeAll(async () => {
+  await writeDemoPlate(await readFile(path.join(DEMO, 'plate.json'), 'utf8'), DEMO);
+  defaultName = (JSON.parse(await readFile(path.join(REPO_ROOT, 'models/index.json'), 'utf8')) as { default: string }).default;
+  await selectBackend({ requested: 'wasm', log: null });
+  const bundle = await readBundleDir(path.join(REPO_ROOT, 'models', defaultName));
+  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
+  const index = await loadDatasetIndex(DEMO);
+  const meta = bundle.metadata;
+  const ev = await evaluate(model, index.samples, index.samples.map((_, i) => i), meta.preprocessing, { ...meta.input, minOverlap: meta.tiling.minOverlap }, meta.classes.length);
+  model.dispose();
+  node = { treatments: { n: ev.treatmentScores.n, correct: ev.treatmentScores.correct }, fields: { n: ev.fieldScores.n, correct: ev.fieldScores.correct } };
+  server = await startServer({ mode: 'dev' });
+  browser = await launchBrowser();
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('demo plate with the shipped model', () => {
+  it('the model card states the accuracy Node computes on the demo plate', async () => {
+    const card = await readFile(path.join(REPO_ROOT, 'models', defaultName, 'README.md'), 'utf8');
+    const m = /Demo plate[^\n]*?per-treatment accuracy \*\*(\d+) \/ (\d+)/.exec(card);
+    expect(m, 'the card has a "Demo plate ... per-treatment accuracy **X / N" line').not.toBeNull();
+    expect({ correct: Number(m![1]), n: Number(m![2]) }).toEqual(node.treatments);
+  });
+
+  it('"Try the demo plate" downloads it, runs it, and shows that per-treatment accuracy', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}?backend=wasm`);
+    await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+    expect(await page.locator('[data-testid="untrained-banner"]').count()).toBe(0);
+    await page.click('[data-testid="demo-button"]');
+    await page.waitForSelector('main[data-phase="done"]', { timeout: 300_000 });
+    const summary = await page.textContent('[data-testid="run-summary"]');
+    expect(summary).toContain(`${node.fields.n} classified`);
+    await page.click('[data-testid="tab-accuracy"]');
+    const read = (id: string) => page.$eval(`[data-testid="${id}"]`, (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));
+    expect(await read('treatment-accuracy')).toEqual(node.treatments);
+    expect(await read('field-accuracy')).toEqual(node.fields);
+    expect(browser.foreignRequests(server.origin)).toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,57 @@
+// `npm run demo-plate`: renders the app's demo plate (public/demo/) from its committed recipe; `--choose` writes the recipe.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDatasetIndex, loadFieldPlanes } from './data/index.ts';
+import { readMetadataTables } from './simulate/dataset-writer.ts';
+import { chooseDemoPlate, writeDemoPlate } from './simulate/demo-plate.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const USAGE = `npm run demo-plate [-- --spec public/demo/plate.json --out public/demo]
+  renders the demo plate's TIFFs and CSVs (skipped when public/demo/index.json already matches the recipe)
+npm run demo-plate -- --choose --report <bundle>.report.json --data <simulated root> --sim-seed <seed the data was simulated with> [--per-class 2] [--dmso 3] [--metadata ../shared/bbbc021]
+  writes the recipe from a training run's held-out fields (the run's seed and field size)`;
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
+};
+if (argv.includes('--help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const specFile = path.resolve(flag('spec', path.join(repoRoot, 'public/demo/plate.json')));
+try {
+  if (argv.includes('--choose')) {
+    const report = JSON.parse(await readFile(flag('report', ''), 'utf8')) as {
+      metrics: { split: string };
+      provenance: { recipe: { seed: number; name: string } };
+      fields: { id: string }[];
+    };
+    const index = await loadDatasetIndex(flag('data', ''));
+    const byId = new Map(index.samples.map((s) => [s.id, s]));
+    const heldOut = report.fields.map((f) => {
+      const s = byId.get(f.id);
+      if (!s) throw new Error(`field ${f.id} of the report is not under --data`);
+      return { dnaFile: path.basename(s.files[0]), compound: s.compound, concentration: s.concentration, moa: s.moa };
+    });
+    const [dna] = await loadFieldPlanes(index.samples[0]);
+    const size = { height: dna.height, width: dna.width };
+    const full = await readMetadataTables(flag('metadata', path.resolve(repoRoot, '../shared/bbbc021')));
+    const seed = Number(flag('sim-seed', 'NaN'));
+    if (!Number.isInteger(seed)) throw new Error('--sim-seed <the seed the dataset was simulated with> is required with --choose');
+    const spec = chooseDemoPlate(full, heldOut, { perClass: Number(flag('per-class', '2')), dmso: Number(flag('dmso', '3')), seed, ...size, model: report.provenance.recipe.name, heldOut: report.metrics.split });
+    await writeFile(specFile, JSON.stringify(spec, null, 1) + '\n');
+    console.log(`wrote ${specFile}: ${spec.imageLines.length} fields from ${report.metrics.split} of ${spec.model}`);
+  } else {
+    const out = path.resolve(flag('out', path.dirname(specFile)));
+    const started = performance.now();
+    const { index, written } = await writeDemoPlate(await readFile(specFile, 'utf8'), out, (done, total) => process.stderr.write(`\rdemo plate: ${done}/${total} fields`));
+    if (written) process.stderr.write('\n');
+    console.log(written ? `demo plate: wrote ${index.fields} fields (${(index.bytes / 1e6).toFixed(0)} MB) to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s` : `demo plate: ${out} is up to date (${index.fields} fields)`);
+  }
+} catch (e) {
+  console.error(`demo-plate: ${(e as Error).message}`);
+  process.exit(1);
+}
