@@ -9,6 +9,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   forward: async () => (await import('./forward.ts')).benchForward(),
   trainStep: async () => (await import('./train-step.ts')).benchTrainStep(),
   allreduce: async () => (await import('./allreduce.ts')).benchAllreduce(),
+  bundleSize: async () => (await import('./bundle-size.ts')).benchBundleSize(),
+  scaling: async () => (await import('./scaling.ts')).benchScaling(),
   browserInfer: async () => (await import('./browser-infer.ts')).benchBrowserInfer(),
 };
 
