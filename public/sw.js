@@ -67,7 +67,7 @@ async function cacheShell() {
     if (seen.has(url)) continue;
     seen.add(url);
     const isStart = url === SCOPE.href;
-    let response = await cache.match(url);
+    let response = await cache.match(url, { ignoreVary: true });
     if (!response || isMutable(new URL(url))) {
       try {
         const fresh = await fetch(url, { cache: 'no-cache' });
@@ -109,14 +109,16 @@ async function fromNetworkFirst(request) {
     }
     return response;
   } catch (err) {
-    const cached = (await caches.match(request, { ignoreSearch: request.mode === 'navigate' })) || (request.mode === 'navigate' ? await caches.match(SCOPE.href) : undefined);
+    const cached = (await caches.match(request, { ignoreSearch: request.mode === 'navigate', ignoreVary: true })) || (request.mode === 'navigate' ? await caches.match(SCOPE.href, { ignoreVary: true }) : undefined);
     if (cached) return cached;
     throw err;
   }
 }
 
 async function fromCacheFirst(request) {
-  const cached = await caches.match(request);
+  // ignoreVary: servers send `Vary: Origin`, and a module script's request carries an Origin header that the
+  // cached (crawled) request did not, so a Vary-respecting match would miss every script when offline.
+  const cached = await caches.match(request, { ignoreVary: true });
   if (cached) return cached;
   const response = await fetch(request);
   // Keep what the app loads (hashed assets, WASM, model files, the demo plate once tried) so the next visit works offline.
@@ -151,7 +153,7 @@ async function precache(items, client) {
   report({});
   for (const item of items) {
     const url = new URL(item.url, SCOPE).href;
-    const cached = item.sha256 ? await cache.match(url) : await caches.match(url);
+    const cached = item.sha256 ? await cache.match(url, { ignoreVary: true }) : await caches.match(url, { ignoreVary: true });
     if (!(cached && (!item.sha256 || cached.headers.get('X-MoA-Lens-SHA256') === item.sha256))) {
       const response = await fetch(url, { cache: 'no-cache' });
       if (!response.ok) throw new Error(`HTTP ${response.status} for ${new URL(url).pathname}`);

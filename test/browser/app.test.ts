@@ -193,11 +193,17 @@ describe('MoA Lens app in Chromium', () => {
     built = await startServer({ mode: 'preview', mounts: { '/__app/': tmp.dir } });
     const page = await browser.newPage();
     await openApp(page, built.url);
-    await page.waitForSelector('[data-testid="offline-status"][data-status="ready"]', { timeout: 120_000 });
+    await page.waitForSelector('[data-testid="offline-status"][data-status="ready"]', { timeout: 120_000 }).catch(async (e) => {
+      const status = await page.evaluate(() => document.querySelector('[data-testid="offline-status"]')?.outerHTML ?? 'no offline status element');
+      throw new Error(`${(e as Error).message}\noffline status: ${status}\nlogs:\n${browser.logs.slice(-30).join('\n')}`);
+    });
     await browser.context.setOffline(true);
     try {
       await page.reload();
-      await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+      await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 }).catch(async (e) => {
+        const state = await page.evaluate(() => `${document.querySelector('main')?.outerHTML.slice(0, 300)} | ${document.body.innerText.slice(0, 600)}`).catch((x) => String(x));
+        throw new Error(`${(e as Error).message}\npage: ${state}\nlogs:\n${browser.logs.slice(-30).join('\n')}`);
+      });
       const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(3, 15);
       await page.setInputFiles('[data-testid="file-input"]', files.map((f) => path.join(tmp.dir, 'plate', f)));
       await classify(page);

@@ -84,12 +84,21 @@ export function buildSite(extraPages: string[] = [], outDir?: string): Promise<s
       const out = outDir ?? (await mkdtemp(path.join(os.tmpdir(), 'moa-lens-build-')));
       const input: Record<string, string> = { main: path.join(REPO_ROOT, 'index.html') };
       for (const p of extraPages) input[path.basename(p, '.html')] = path.join(REPO_ROOT, p);
-      await build({
-        root: REPO_ROOT,
-        configFile: path.join(REPO_ROOT, 'vite.config.ts'),
-        logLevel: 'warn',
-        build: { outDir: out, emptyOutDir: true, rollupOptions: { input } },
-      });
+      // Vitest sets NODE_ENV=test, and Vite then builds with import.meta.env.PROD false (no service worker):
+      // build as `npm start` does.
+      const nodeEnv = process.env.NODE_ENV;
+      process.env.NODE_ENV = 'production';
+      try {
+        await build({
+          root: REPO_ROOT,
+          configFile: path.join(REPO_ROOT, 'vite.config.ts'),
+          logLevel: 'warn',
+          mode: 'production',
+          build: { outDir: out, emptyOutDir: true, rollupOptions: { input } },
+        });
+      } finally {
+        process.env.NODE_ENV = nodeEnv;
+      }
       return out;
     })();
     buildCache.set(key, cached);
