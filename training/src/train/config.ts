@@ -24,7 +24,8 @@ export interface TrainConfig {
   nesterov: boolean;
   weightDecay: number;
   labelSmoothing: number;
-  classWeighting: 'inverse-frequency' | 'none';
+  /** inverse-frequency: per-sample loss weights; balanced-sampling: class-balanced epochs drawn with replacement. */
+  classWeighting: 'inverse-frequency' | 'balanced-sampling' | 'none';
   split: 'loco' | 'random';
   folds: number;
   fold: number;
@@ -94,7 +95,7 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const FLAG_TO_KEY = new Map(Object.keys(DEFAULTS).map((k) => [kebab(k), k as keyof TrainConfig]));
 const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   decay: ['cosine', 'linear', 'none'],
-  classWeighting: ['inverse-frequency', 'none'],
+  classWeighting: ['inverse-frequency', 'balanced-sampling', 'none'],
   split: ['loco', 'random'],
   backend: ['auto', 'tfjs-node', 'wasm', 'webgpu', 'cpu'],
   quantize: ['float32', 'float16', 'uint8'],

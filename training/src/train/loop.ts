@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { appendFile } from 'node:fs/promises';
-import { epochOrder, shardOrder, streamBatches, classWeights, LoadReport } from '../data/index.ts';
+import { balancedEpochOrder, epochOrder, shardOrder, streamBatches, classWeights, LoadReport } from '../data/index.ts';
 import { deriveSeed, Rng } from '../simulate/prng.ts';
 import { tileField, extractTile } from '../../../src/core/tiling.ts';
 import type { TrainConfig } from './config.ts';
@@ -66,7 +66,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
   const stepsPerEpoch = Math.ceil(perRankPerEpoch / b);
   const totalSteps = config.maxSteps ? Math.min(config.maxSteps, stepsPerEpoch * config.epochs) : stepsPerEpoch * config.epochs;
   const schedule: ScheduleConfig = { baseLr: config.baseLr, baseBatch: config.baseBatch, globalBatch: config.globalBatch, warmupEpochs: config.warmupEpochs, decay: config.decay, finalLr: config.finalLr, epochs: config.epochs };
-  const weightsByClass = config.classWeighting === 'none' ? null : classWeights(data.samples, trainIdx);
+  const weightsByClass = config.classWeighting === 'inverse-frequency' ? classWeights(data.samples, trainIdx) : null;
   const isRoot = world.rank === 0;
 
   // Rank 0's initial weights go to every rank; then resume (rank 0's checkpoint, broadcast) if asked.
@@ -104,7 +104,8 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
 
   while (step < totalSteps) {
     const epoch = Math.floor(step / stepsPerEpoch);
-    const order = shardOrder(epochOrder(trainIdx, epoch, config.seed), world.rank, world.size, 'pad');
+    const epochSamples = config.classWeighting === 'balanced-sampling' ? balancedEpochOrder(data.samples, trainIdx, epoch, config.seed) : epochOrder(trainIdx, epoch, config.seed);
+    const order = shardOrder(epochSamples, world.rank, world.size, 'pad');
     const skip = step - epoch * stepsPerEpoch;
     const batches = streamBatches(data.samples, order.slice(skip * b), { batchSize: b, spec: data.spec, cache: data.cache, report });
     for await (const batch of batches) {
