@@ -1,10 +1,11 @@
 // Finish: evaluate the trained model on the held-out fields, quantise, check agreement, export the bundle and its report.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { MOA_CLASSES } from '../../../src/core/labels.ts';
 import { evaluate } from '../eval/evaluate.ts';
-import { reportHtml } from '../eval/report.ts';
+import { confusionSvg, reportHtml } from '../eval/report.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
@@ -77,6 +78,9 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     architecture: { name: 'M-CNN', widthMultiplier: config.widthMultiplier, parameters: model.countParams() },
     provenance,
   });
+  // The confusion matrices as pictures beside the bundle's files, for its model card (not part of the verified bundle).
+  await writeFile(path.join(config.out, 'confusion-fields.svg'), confusionSvg(evaluation.fieldScores, MOA_CLASSES, `held-out fields (${data.split.name})`));
+  await writeFile(path.join(config.out, 'confusion-treatments.svg'), confusionSvg(evaluation.treatmentScores, MOA_CLASSES, `held-out treatments (${data.split.name})`));
   const reportBase = `${config.out}.report`;
   await writeFile(`${reportBase}.json`, JSON.stringify({ metrics, provenance, history: f.history, fields: evaluation.fields, treatments: evaluation.treatments.map((t) => ({ ...t, probabilities: Array.from(t.probabilities) })) }, null, 1));
   await writeFile(
