@@ -1,10 +1,13 @@
 // Cross-origin isolation and the threaded SIMD WASM binary in dev, preview (built site) and a header-less static host.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { createPageEngine, loadPageBundle, openProbe, PROBE_PAGE } from './harness/engine-driver.ts';
-import { buildSite, startServer, startStaticServer, type TestServer } from './harness/server.ts';
+import { buildSite, REPO_ROOT, startServer, startStaticServer, type TestServer } from './harness/server.ts';
 
+const DEFAULT_MODEL = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'models/index.json'), 'utf8')) as { default: string }).default;
 let browser: TestBrowser;
 const servers: TestServer[] = [];
 
@@ -30,7 +33,7 @@ async function checkEngine(page: Page, server: TestServer, since: number) {
   expect(info.threads).toBeGreaterThan(1);
   expect(info.fallbackReasons).toEqual([]);
   const bundle = await loadPageBundle(page, 'default');
-  expect(bundle.name).toBe('untrained-placeholder');
+  expect(bundle.name).toBe(DEFAULT_MODEL);
   // Unique URLs: behind the service worker each fetch is seen twice (page and worker).
   const wasmFetched = [...new Set(browser.requests.slice(before).filter((u) => u.endsWith('.wasm')))];
   expect(wasmFetched).toHaveLength(1);

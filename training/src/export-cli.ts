@@ -36,7 +36,8 @@ try {
   const found = isDir ? await latestCheckpoint(source) : { file: source, checkpoint: await readCheckpoint(source).catch((e: Error) => { throw new Error(`${source} is not a usable checkpoint: ${e.message}`); }) };
   if (!found) throw new ConfigError(`no valid checkpoint in ${source}.`);
   const { file, checkpoint } = found;
-  const config = validateTrainConfig({ ...DEFAULTS, ...(checkpoint.config as Partial<TrainConfig>), ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
+  // The per-rank batch belongs to the run's world size, not to this single process.
+  const config = validateTrainConfig({ ...DEFAULTS, ...(checkpoint.config as Partial<TrainConfig>), batchPerRank: 0, ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
   console.log(`checkpoint: ${file} (step ${checkpoint.step}, epoch ${checkpoint.epoch})`);
 
   await selectBackend({ requested: config.backend, threads: config.threads || undefined, log: console.log });
