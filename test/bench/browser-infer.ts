@@ -57,7 +57,7 @@ export async function benchBrowserInfer(options: { fields?: number; repeats?: nu
         if (error) throw new Error(error);
         wall += ms;
         for (const res of results) {
-          if (!res.ok || !res.timings) throw new Error(`bench field failed: ${res.message}`);
+          if (!res.ok || !res.timings) throw new Error(`bench field failed: ${res.message} ${JSON.stringify(res).slice(0, 800)}`);
           const t = res.timings;
           breakdowns.push(t);
           perField.push(t.readMs + t.decodeMs + t.preprocessMs + t.inferMs);

@@ -85,6 +85,28 @@ describe('wasm training kernels vs cpu', () => {
     });
   }
 
+  // M-CNN's pools: window = stride, 'valid' pre-pools, 'same' post-pools (padding when the size does not divide).
+  const pools: { x: [number, number, number, number]; k: number; pad: 'same' | 'valid'; relu: boolean }[] = [
+    { x: [2, 16, 20, 3], k: 4, pad: 'valid', relu: false },
+    { x: [1, 16, 20, 8], k: 16, pad: 'same', relu: true },
+    { x: [2, 4, 5, 16], k: 2, pad: 'same', relu: true },
+    { x: [1, 9, 7, 5], k: 3, pad: 'valid', relu: true },
+  ];
+  for (const [i, p] of pools.entries()) {
+    it(`MaxPoolGrad matches cpu: x ${p.x.join('x')}, ${p.k}x${p.k} stride ${p.k}, ${p.pad}${p.relu ? ', ReLU zeros (ties)' : ''}`, async () => {
+      const info = tf.backend_util.computePool2DInfo(p.x, p.k, p.k, 1, p.pad);
+      const dyShape = [p.x[0], info.outHeight, info.outWidth, p.x[3]];
+      const x = random(p.x, 31 + i);
+      if (p.relu) for (let j = 0; j < x.length; j++) x[j] = Math.max(0, x[j]); // half zeros: all-zero windows tie
+      const dy = random(dyShape, 71 + i);
+      const attrs = { filterSize: p.k, strides: p.k, pad: p.pad };
+      const ins = { dy: [dy, dyShape] as [Float32Array, number[]], input: [x, p.x] as [Float32Array, number[]] };
+      const ours = await run('wasm', 'MaxPoolGrad', ins, attrs);
+      const ref = await run('cpu', 'MaxPoolGrad', ins, attrs);
+      expect(Array.from(ours)).toEqual(Array.from(ref));
+    });
+  }
+
   it('gives the same filter gradient when chunked over images and rows', async () => {
     await tf.setBackend('wasm');
     const xs: [number, number, number, number] = [2, 20, 24, 3];

@@ -1,6 +1,7 @@
-// Training kernels the TF.js 4.22 WASM backend lacks (Conv2DBackpropFilter) or runs slowly (Conv2DBackpropInput).
+// Training kernels the TF.js 4.22 WASM backend lacks (Conv2DBackpropFilter) or runs slowly (Conv2DBackpropInput, MaxPoolGrad).
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterViaConv, conv2dBackpropInputViaConv, type ConvGradAttrs } from './conv-grad.ts';
+import { maxPoolGradNonOverlapping } from './max-pool-grad.ts';
 
 interface ConvGradKernelAttrs extends ConvGradAttrs {
   dataFormat?: 'NHWC' | 'NCHW';
@@ -45,8 +46,18 @@ const conv2DBackpropInput: tf.KernelFunc = (args) => {
   return originalBackpropInput.kernelFunc(args);
 };
 
+let originalMaxPoolGrad: tf.KernelConfig | undefined;
+
+const maxPoolGrad: tf.KernelFunc = (args) => {
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const out = maxPoolGradNonOverlapping(input, dy, args.attrs as unknown as Parameters<typeof maxPoolGradNonOverlapping>[2], args.backend as unknown as Parameters<typeof maxPoolGradNonOverlapping>[3]);
+  if (out) return out;
+  if (!originalMaxPoolGrad) throw new Error('MaxPoolGrad: no fallback kernel for overlapping windows');
+  return originalMaxPoolGrad.kernelFunc(args);
+};
+
 /** Names of the kernels this module puts on the 'wasm' backend. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'] as const;
 
 let registered = false;
 
@@ -65,5 +76,8 @@ export function registerWasmTrainingKernels(): void {
     setupFunc: originalBackpropInput?.setupFunc,
     disposeFunc: originalBackpropInput?.disposeFunc,
   });
+  originalMaxPoolGrad = tf.getKernel('MaxPoolGrad', 'wasm');
+  if (originalMaxPoolGrad) tf.unregisterKernel('MaxPoolGrad', 'wasm');
+  tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad, setupFunc: originalMaxPoolGrad?.setupFunc, disposeFunc: originalMaxPoolGrad?.disposeFunc });
   registered = true;
 }
