@@ -13,6 +13,9 @@ export default defineConfig({
   server: { headers: isolationHeaders },
   preview: { headers: isolationHeaders },
   worker: { format: 'es' },
+  // Pre-bundle at server start what the engine's worker imports: discovered later, at the worker's first
+  // import, Vite re-optimizes and the in-flight imports of the first field fail (dev server only).
+  optimizeDeps: { include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'geotiff', 'svelte'] },
   // No minification: tfjs-backend-wasm starts its pthread workers from the threaded module factory's
   // source text (Function.prototype.toString); a minifier renames the outer names that text refers to,
   // and every pthread worker then dies with "ReferenceError: e is not defined".

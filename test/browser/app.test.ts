@@ -16,7 +16,6 @@ import { loadReference, referenceProbabilities } from './harness/node-reference.
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
 
 const METADATA_DIR = path.resolve(REPO_ROOT, '../shared/bbbc021');
-const SCREENSHOTS = process.env.MOA_LENS_SCREENSHOTS ? path.join(REPO_ROOT, 'docs/screenshots') : null;
 
 interface Expected {
   /** Field id as the app names it (image-table path + stem) -> predicted class name. */
@@ -118,16 +117,11 @@ async function tableRows(page: Page) {
   );
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, name), fullPage: false });
-}
-
 describe('MoA Lens app in Chromium', () => {
   it('classifies a dropped plate folder with its metadata CSVs exactly as Node does, lists bad files, and finishes the batch', async () => {
     const page = await browser.newPage();
     await openApp(page);
     await expect(page.textContent('[data-testid="untrained-banner"]')).resolves.toMatch(/Untrained model/);
-    await shot(page, 'drop-screen.png');
     await page.setInputFiles('[data-testid="folder-input"]', path.join(tmp.dir, 'plate'));
     await page.waitForSelector('[data-testid="review"]');
     const unused = await page.textContent('[data-testid="unused"]');
@@ -148,7 +142,6 @@ describe('MoA Lens app in Chromium', () => {
     expect(failed).toHaveLength(2);
     expect(failed.map((r) => r.text).join(' ')).toContain(corruptName.value);
     expect(failed.map((r) => r.text).join(' ')).toContain(missingName.value);
-    await shot(page, 'results-table.png');
 
     await page.click('[data-testid="tab-accuracy"]');
     const fa = await page.$eval('[data-testid="field-accuracy"]', (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));
@@ -159,7 +152,6 @@ describe('MoA Lens app in Chromium', () => {
     await page.click('[data-testid="tab-plates"]');
     const wells = await page.$$eval('[data-testid="plate-map"] button.well:not(:disabled)', (b) => b.length);
     expect(wells).toBeGreaterThan(10);
-    await shot(page, 'plate-map.png');
     await page.click('[data-testid="plate-map"] button.well[data-predicted]:not([data-predicted=""])');
     await page.waitForSelector('[data-testid="heatmap"] .cell');
     await page.waitForFunction(() => {
@@ -167,7 +159,6 @@ describe('MoA Lens app in Chromium', () => {
       return c !== null && c.width > 0;
     });
     expect(await page.$$eval('[data-testid="heatmap"] .cell', (c) => c.length)).toBe(6); // 128x160 model pixels in 64x64 tiles: 2 x 3
-    await shot(page, 'field-view.png');
     await page.close();
   }, 300_000);
 

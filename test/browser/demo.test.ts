@@ -13,6 +13,11 @@ import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { REPO_ROOT, startServer, type TestServer } from './harness/server.ts';
 
 const DEMO = path.join(REPO_ROOT, 'public/demo');
+/** MOA_LENS_SCREENSHOTS=1 npx vitest run test/browser/demo.test.ts refreshes the README's screenshots. */
+const SCREENSHOTS = process.env.MOA_LENS_SCREENSHOTS ? path.join(REPO_ROOT, 'docs/screenshots') : null;
+const shot = async (page: import('playwright-core').Page, name: string) => {
+  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, name), fullPage: false });
+};
 let server: TestServer;
 let browser: TestBrowser;
 let defaultName: string;
@@ -51,14 +56,24 @@ describe('demo plate with the shipped model', () => {
     await page.goto(`${server.url}?backend=wasm`);
     await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
     expect(await page.locator('[data-testid="untrained-banner"]').count()).toBe(0);
+    await shot(page, 'drop-screen.png');
     await page.click('[data-testid="demo-button"]');
     await page.waitForSelector('main[data-phase="done"]', { timeout: 300_000 });
     const summary = await page.textContent('[data-testid="run-summary"]');
     expect(summary).toContain(`${node.fields.n} classified`);
+    await shot(page, 'results-table.png');
     await page.click('[data-testid="tab-accuracy"]');
     const read = (id: string) => page.$eval(`[data-testid="${id}"]`, (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));
     expect(await read('treatment-accuracy')).toEqual(node.treatments);
     expect(await read('field-accuracy')).toEqual(node.fields);
+    if (SCREENSHOTS) {
+      await page.click('[data-testid="tab-plates"]');
+      await shot(page, 'plate-map.png');
+      await page.click('[data-testid="plate-map"] button.well[data-predicted]:not([data-predicted=""])');
+      await page.waitForSelector('[data-testid="heatmap"] .cell');
+      await page.waitForFunction(() => (document.querySelector<HTMLCanvasElement>('[data-testid="field-canvas"]')?.width ?? 0) > 0);
+      await shot(page, 'field-view.png');
+    }
     expect(browser.foreignRequests(server.origin)).toEqual([]);
     await page.close();
   });

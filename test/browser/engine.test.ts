@@ -159,7 +159,7 @@ describe('engine in Chromium', () => {
     await heapProbe.close();
     const warmHeap = Math.max(heaps[1], heaps[2]);
     expect(Math.max(...heaps.slice(3))).toBeLessThan(warmHeap * 1.2 + 2 * 2 ** 20);
-  });
+  }, 300_000);
 
   it('made no request outside its origin', () => {
     expect(browser.requests.length).toBeGreaterThan(10);
