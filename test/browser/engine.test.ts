@@ -135,6 +135,10 @@ describe('engine in Chromium', () => {
   });
 
   it('keeps tensors, WASM heap and JS heap flat over 300 fields', async () => {
+    // A fresh page: the heap probe asks every worker target, and the earlier tests' engine workers would be counted (or never answer).
+    await page.close();
+    page = await browser.newPage();
+    await openProbe(page, server.url);
     await createPageEngine(page, 'wasm');
     await loadPageBundle(page, { url: `${MOUNT}bundle64/` });
     const small = fieldUrls((await import('node:fs')).readdirSync(path.join(tmp.dir, 'small')).filter((n) => n.includes('_w1_')).map((n) => ({ id: n, names: [n, n.replace('_w1_', '_w2_'), n.replace('_w1_', '_w4_')] })), 'small');
