@@ -1,15 +1,6 @@
 // The demo plate: its index, then its files fetched from our own origin and handed to the app as if dropped.
+import { DEMO_INDEX_FILE, type DemoIndex } from '../../core/demo-plate.ts';
 import type { DropResult } from './drop.ts';
-
-/** public/demo/index.json, written by `npm run demo-plate`. */
-export interface DemoIndex {
-  name: string;
-  description: string;
-  model: string;
-  fields: number;
-  bytes: number;
-  files: string[];
-}
 
 export interface DemoProgress {
   done: number;
@@ -22,7 +13,7 @@ export class DemoUnavailableError extends Error {}
 /** Fetches every file of the demo plate (a few at a time) as Files with their paths inside the plate folder. */
 export async function fetchDemoPlate(base: string, onProgress: (p: DemoProgress) => void = () => {}, fetchFn: typeof fetch = fetch, concurrency = 4): Promise<{ index: DemoIndex; drop: DropResult }> {
   const root = base.endsWith('/') ? base : `${base}/`;
-  const response = await fetchFn(`${root}index.json`).catch(() => null);
+  const response = await fetchFn(`${root}${DEMO_INDEX_FILE}`).catch(() => null);
   if (!response?.ok) throw new DemoUnavailableError('The demo plate is not on this server (build the app with `npm start`, which renders it, or run `npm run demo-plate`).');
   const index = (await response.json()) as DemoIndex;
   const drop: DropResult = { files: [], problems: [] };

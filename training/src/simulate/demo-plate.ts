@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DEMO_INDEX_FILE, type DemoIndex } from '../../../src/core/demo-plate.ts';
 import { CHANNELS } from '../../../src/core/labels.ts';
 import { treatmentKey } from '../../../src/core/metadata.ts';
 import { IMAGE_TABLE, MOA_TABLE, parseMetadataTables, writeSimulatedDataset, type MetadataTables } from './dataset-writer.ts';
@@ -27,19 +28,6 @@ export interface DemoPlateSpec {
   moaLines: string[];
 }
 
-/** What the app fetches first: the plate's files (relative to the demo folder) and the recipe's hash. */
-export interface DemoIndex {
-  specSha256: string;
-  name: string;
-  description: string;
-  model: string;
-  fields: number;
-  bytes: number;
-  files: string[];
-}
-
-export const DEMO_INDEX = 'index.json';
-
 export function specTables(spec: DemoPlateSpec): MetadataTables {
   return parseMetadataTables([spec.imageHeader, ...spec.imageLines].join('\n'), [spec.moaHeader, ...spec.moaLines].join('\n'), `demo plate "${spec.name}"`);
 }
@@ -49,13 +37,13 @@ export async function writeDemoPlate(specText: string, outDir: string, onField?:
   const spec = JSON.parse(specText) as DemoPlateSpec;
   if (spec.version !== 1) throw new Error(`demo plate spec version ${spec.version} is not supported (expected 1).`);
   const specSha256 = createHash('sha256').update(specText).digest('hex');
-  const existing = await readFile(path.join(outDir, DEMO_INDEX), 'utf8').then((t) => JSON.parse(t) as DemoIndex).catch(() => null);
+  const existing = await readFile(path.join(outDir, DEMO_INDEX_FILE), 'utf8').then((t) => JSON.parse(t) as DemoIndex).catch(() => null);
   if (existing?.specSha256 === specSha256) return { index: existing, written: false };
   const tables = specTables(spec);
   const summary = await writeSimulatedDataset({ outDir, tables, seed: spec.seed, height: spec.height, width: spec.width, onField });
   const files = [IMAGE_TABLE, MOA_TABLE, ...tables.imageRows.flatMap((row) => CHANNELS.map((c) => `${row.files[c].pathName}/${row.files[c].fileName}`))];
   const index: DemoIndex = { specSha256, name: spec.name, description: spec.description, model: spec.model, fields: summary.fields, bytes: summary.bytesWritten, files };
-  await writeFile(path.join(outDir, DEMO_INDEX), JSON.stringify(index, null, 1));
+  await writeFile(path.join(outDir, DEMO_INDEX_FILE), JSON.stringify(index, null, 1));
   return { index, written: true };
 }
 
