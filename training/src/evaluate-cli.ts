@@ -46,7 +46,8 @@ try {
   if (args.fields === 'held-out' && !meta.provenance.recipe) throw new ConfigError(`${args.bundle} records no training recipe, so its held-out fold is unknown; use --fields all.`);
   const data = await prepareData(config, meta.preprocessing);
   const indices = args.fields === 'all' ? data.samples.map((_, i) => i) : data.split.test;
-  const evaluation = await evaluate(model, data.samples, indices, meta.preprocessing, { ...meta.input, minOverlap: meta.tiling.minOverlap }, meta.classes.length, data.cache);
+  // No preprocessed cache: one pass over the fields, and nothing written into a data folder that may be served (public/demo).
+  const evaluation = await evaluate(model, data.samples, indices, meta.preprocessing, { ...meta.input, minOverlap: meta.tiling.minOverlap }, meta.classes.length);
   const { fieldScores: f, treatmentScores: t } = evaluation;
   console.log(`fields: ${args.fields === 'all' ? 'all labelled' : data.split.name} (${evaluation.skipped} unreadable skipped)`);
   console.log(`field accuracy ${pct(f.accuracy)} of ${f.n}; treatment accuracy ${pct(t.accuracy)} of ${t.n}; chance ${pct(1 / meta.classes.length)}`);
