@@ -1,17 +1,20 @@
-// Picks and initialises the trainer's TF.js backend: tfjs-node, else WASM; WebGPU (Dawn) or cpu only on request.
+// Picks and initialises the trainer's TF.js backend: tfjs-node, else the native engine (oneDNN), else WASM;
+// WebGPU (Dawn) or cpu only on request.
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { isAvailable as nativeAddonLoads, unavailableReason as nativeUnavailableReason, INSTALL_HINT as NATIVE_INSTALL_HINT } from '@moa-lens/native';
+import { NATIVE_BACKEND, registerNativeBackend } from './native-backend.ts';
 import { registerWasmTrainingKernels } from './wasm-kernels.ts';
 
-export const BACKEND_NAMES = ['tfjs-node', 'wasm', 'webgpu', 'cpu'] as const;
+export const BACKEND_NAMES = ['tfjs-node', 'native', 'wasm', 'webgpu', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendRequest = 'auto' | BackendName;
 
 export interface BackendOptions {
   requested?: BackendRequest;
-  /** WASM thread count to ask for; default: all available cores. */
+  /** Threads per rank (native engine, WASM); default: the cores this process may run on. */
   threads?: number;
   /** Where to print the choice; default console.log. Pass null to stay quiet. */
   log?: ((line: string) => void) | null;
@@ -22,6 +25,32 @@ export interface BackendChoice {
   /** Threads the backend actually computes with (as far as it reports). */
   threads: number;
   detail: string;
+  /** Why this backend was picked (auto) or that it was asked for. */
+  why: string;
+}
+
+/** Whether each backend can run here, judged without initialising anything. */
+export interface EngineResolution {
+  name: BackendName;
+  why: string;
+  /** Threaded engines run one rank per socket/NUMA domain with its cores as threads; WASM one rank per core. */
+  threaded: boolean;
+}
+
+/** Which backend a request resolves to ('auto': tfjs-node, else native, else WASM) and why; starts nothing. */
+export function resolveBackend(requested: BackendRequest): EngineResolution {
+  if (requested !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(requested)) {
+    throw new Error(`unknown backend '${String(requested)}'; choose one of auto, ${BACKEND_NAMES.join(', ')}`);
+  }
+  const threaded = (name: BackendName) => name === 'tfjs-node' || name === 'native';
+  if (requested !== 'auto') return { name: requested, why: 'asked for', threaded: threaded(requested) };
+  if (isTfjsNodeInstalled()) return { name: 'tfjs-node', why: 'auto: @tensorflow/tfjs-node is installed', threaded: true };
+  if (nativeAddonLoads()) return { name: 'native', why: 'auto: tfjs-node is not installed; the native oneDNN engine loads', threaded: true };
+  return {
+    name: 'wasm',
+    why: `auto: neither tfjs-node nor the native engine is available (${nativeUnavailableReason()}); WASM runs one thread per rank`,
+    threaded: false,
+  };
 }
 
 const require = createRequire(import.meta.url);
@@ -48,7 +77,23 @@ async function useTfjsNode(): Promise<BackendChoice> {
   await import(/* @vite-ignore */ moduleName); // registers the 'tensorflow' backend on the shared tfjs-core
   if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node is installed but its backend failed to initialise');
   const threads = Number(process.env.OMP_NUM_THREADS ?? process.env.TF_NUM_INTRAOP_THREADS ?? availableCores());
-  return { name: 'tfjs-node', threads, detail: `libtensorflow (native), intra-op threads ~${threads}` };
+  return { name: 'tfjs-node', threads, detail: `libtensorflow (native), intra-op threads ~${threads}`, why: '' };
+}
+
+async function useNative(threads: number | undefined): Promise<BackendChoice> {
+  const want = threads ?? availableCores();
+  if (!Number.isInteger(want) || want < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  if (!nativeAddonLoads()) throw new Error(`backend native requested but ${nativeUnavailableReason()}`);
+  const native = registerNativeBackend();
+  native.setThreads(want);
+  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('the native backend failed to initialise');
+  const version = native.version();
+  return {
+    name: 'native',
+    threads: native.getThreads(),
+    detail: `${version.onednn} ${version.isa}, OpenMP; tensors outside any wasm heap; other kernels from the cpu backend`,
+    why: '',
+  };
 }
 
 async function useWasm(threads: number | undefined): Promise<BackendChoice> {
@@ -69,6 +114,7 @@ async function useWasm(threads: number | undefined): Promise<BackendChoice> {
     name: 'wasm',
     threads: actual,
     detail: `XNNPACK ${simd ? 'SIMD' : 'scalar'}, ${actual} thread${actual === 1 ? '' : 's'} (asked ${want})${why}; own Conv2DBackpropFilter/Input kernels`,
+    why: '',
   };
 }
 
@@ -121,30 +167,35 @@ async function useWebgpu(): Promise<BackendChoice> {
   if (!(await tf.setBackend('webgpu'))) throw new Error('the WebGPU backend failed to initialise');
   const info = adapter.info;
   const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
-  return { name: 'webgpu', threads: 1, detail: `Dawn adapter: ${name || 'unknown'}${vulkanNotes ? ` (${vulkanNotes})` : ''}` };
+  return { name: 'webgpu', threads: 1, detail: `Dawn adapter: ${name || 'unknown'}${vulkanNotes ? ` (${vulkanNotes})` : ''}`, why: '' };
 }
 
 async function useCpu(): Promise<BackendChoice> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
-  return { name: 'cpu', threads: 1, detail: 'pure-JS reference backend (slow; explicit request only)' };
+  return { name: 'cpu', threads: 1, detail: 'pure-JS reference backend (slow; explicit request only)', why: '' };
 }
 
 /**
- * Chooses, initialises and prints the backend. 'auto': tfjs-node when installed, else WASM.
- * WebGPU and the pure-JS cpu backend are used only when named.
+ * Chooses, initialises and prints the backend and why. 'auto': tfjs-node when installed, else the native engine
+ * when its addon loads, else WASM (with one line on how to get the native engine). WebGPU and the pure-JS cpu
+ * backend are used only when named.
  */
 export async function selectBackend(options: BackendOptions = {}): Promise<BackendChoice> {
-  const requested = options.requested ?? 'auto';
-  if (requested !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(requested)) {
-    throw new Error(`unknown backend '${String(requested)}'; choose one of auto, ${BACKEND_NAMES.join(', ')}`);
-  }
-  let choice: BackendChoice;
-  if (requested === 'tfjs-node' || (requested === 'auto' && isTfjsNodeInstalled())) choice = await useTfjsNode();
-  else if (requested === 'auto' || requested === 'wasm') choice = await useWasm(options.threads);
-  else if (requested === 'webgpu') choice = await useWebgpu();
-  else choice = await useCpu();
+  const resolved = resolveBackend(options.requested ?? 'auto');
   const log = options.log === undefined ? console.log : options.log;
-  log?.(`[engine] backend: ${choice.name}, ${choice.threads} thread${choice.threads === 1 ? '' : 's'} (${choice.detail})`);
+  let choice: BackendChoice;
+  switch (resolved.name) {
+    case 'tfjs-node': choice = await useTfjsNode(); break;
+    case 'native': choice = await useNative(options.threads); break;
+    case 'wasm': choice = await useWasm(options.threads); break;
+    case 'webgpu': choice = await useWebgpu(); break;
+    case 'cpu': choice = await useCpu(); break;
+  }
+  choice.why = resolved.why;
+  log?.(`[engine] backend: ${choice.name}, ${choice.threads} thread${choice.threads === 1 ? '' : 's'} (${choice.detail}); ${choice.why}`);
+  if (resolved.name === 'wasm' && options.requested !== 'wasm') {
+    log?.(`[engine] for the native oneDNN engine (many times faster, threads inside each rank): ${NATIVE_INSTALL_HINT}`);
+  }
   return choice;
 }

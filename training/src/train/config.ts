@@ -30,7 +30,7 @@ export interface TrainConfig {
   folds: number;
   fold: number;
   seed: number;
-  backend: 'auto' | 'tfjs-node' | 'wasm' | 'webgpu' | 'cpu';
+  backend: 'auto' | 'tfjs-node' | 'native' | 'wasm' | 'webgpu' | 'cpu';
   threads: number;
   checkpointDir: string;
   checkpointEvery: number;
@@ -97,7 +97,7 @@ const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   decay: ['cosine', 'linear', 'none'],
   classWeighting: ['inverse-frequency', 'balanced-sampling', 'none'],
   split: ['loco', 'random'],
-  backend: ['auto', 'tfjs-node', 'wasm', 'webgpu', 'cpu'],
+  backend: ['auto', 'tfjs-node', 'native', 'wasm', 'webgpu', 'cpu'],
   quantize: ['float32', 'float16', 'uint8'],
 };
 
