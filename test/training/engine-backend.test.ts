@@ -1,8 +1,10 @@
 // Backend selection: each backend this machine has, the refusal of unknown names, and the optional tfjs-node path.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { isTfjsNodeInstalled, selectBackend, type BackendRequest } from '../../training/src/engine/backend.ts';
+import { isAvailable as nativeAvailable } from '@moa-lens/native';
+import { isTfjsNodeInstalled, resolveBackend, selectBackend, type BackendRequest } from '../../training/src/engine/backend.ts';
 
 const quiet = { log: null } as const;
 const hasVulkan = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/chromium/libvulkan.so.1'].some(existsSync);
@@ -18,13 +20,37 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe(before);
   });
 
-  it('auto picks tfjs-node when installed, else wasm (never cpu), and prints the choice', async () => {
+  it('auto picks tfjs-node when installed, else the native engine, else wasm (never cpu), and prints the choice and why', async () => {
     const lines: string[] = [];
     const choice = await selectBackend({ log: (l) => lines.push(l) });
-    expect(choice.name).toBe(isTfjsNodeInstalled() ? 'tfjs-node' : 'wasm');
-    expect(tf.getBackend()).toBe(isTfjsNodeInstalled() ? 'tensorflow' : 'wasm');
-    expect(lines).toHaveLength(1);
+    const expected = isTfjsNodeInstalled() ? 'tfjs-node' : nativeAvailable() ? 'native' : 'wasm';
+    expect(choice.name).toBe(expected);
+    expect(tf.getBackend()).toBe(expected === 'tfjs-node' ? 'tensorflow' : expected);
     expect(lines[0]).toContain(`backend: ${choice.name}`);
+    expect(lines[0]).toMatch(/auto: /);
+    expect(resolveBackend('auto').threaded).toBe(expected !== 'wasm');
+  });
+
+  it.skipIf(isTfjsNodeInstalled())('without the native engine, auto falls back to wasm and says how to install it', () => {
+    const script = "import { selectBackend } from './training/src/engine/backend.ts'; await selectBackend({});";
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, MOA_NATIVE_ENGINE: 'off' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n').filter((l) => l.startsWith('[engine]'));
+    expect(lines[0]).toMatch(/backend: wasm, 1 thread .*turned off \(MOA_NATIVE_ENGINE=off\)/);
+    expect(lines[1]).toMatch(/native oneDNN engine.*apt-get install libdnnl-dev/);
+    expect(lines).toHaveLength(2);
+  });
+
+  it.skipIf(!nativeAvailable())('native: oneDNN with the threads asked for, computing', async () => {
+    const choice = await selectBackend({ requested: 'native', threads: 2, ...quiet });
+    expect(choice.name).toBe('native');
+    expect(choice.threads).toBe(2);
+    expect(choice.detail).toMatch(/oneDNN \d+\.\d+/);
+    expect(tf.getBackend()).toBe('native');
+    expect(await squares()).toEqual([1, 4, 9]);
   });
 
   it('wasm reports the thread count it really uses and why', async () => {

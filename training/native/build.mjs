@@ -44,7 +44,7 @@ function main() {
   const libDirs = process.env.DNNL_ROOT ? [join(process.env.DNNL_ROOT, 'lib')] : [];
   mkdirSync(dirname(output), { recursive: true });
   const args = [
-    '-std=c++17', '-O3', '-march=x86-64-v2', '-fPIC', '-shared', '-fopenmp', '-Wall',
+    '-std=c++17', '-O3', '-march=x86-64-v2', '-fPIC', '-shared', '-fopenmp', '-ffp-contract=off', '-Wall',
     '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     `-I${nodeInclude}`, `-I${addonApiInclude}`, `-I${dnnlInclude}`,
     source, '-o', output,

@@ -2,7 +2,7 @@
 
 export const INSTALL_HINT: string;
 
-/** True when the addon is built and libdnnl loads. */
+/** True when the addon is built and libdnnl loads (and MOA_NATIVE_ENGINE is not 'off'). */
 export function isAvailable(): boolean;
 /** Why the addon is unavailable, or null when it loads. */
 export function unavailableReason(): string | null;
@@ -29,6 +29,8 @@ export interface NativeKernels {
   maxPool(x: Float32Array, out: Float32Array, unused: null, xShape: Shape4, outShape: Pair, window: Pair, strides: Pair, pads: Pair): void;
   /** Gradient of a max pool whose windows do not overlap: each window's first maximum gets its dy. */
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, xShape: Shape4, outShape: Pair, window: Pair, strides: Pair, pads: Pair): void;
+  /** Momentum SGD in one pass: g' = g + wd*w; v' = m*v + g'; w' = w - lr*(nesterov ? g' + m*v' : v'). */
+  sgdMomentum(w: Float32Array, velocity: Float32Array, gradient: Float32Array, wOut: Float32Array, velocityOut: Float32Array, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
   setThreads(threads: number): void;
   getThreads(): number;
   version(): { onednn: string; isa: string; ompMaxThreads: number; cores: number };

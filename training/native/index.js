@@ -14,6 +14,10 @@ let loadError = null;
 
 function tryLoad() {
   if (addon || loadError) return addon;
+  if (process.env.MOA_NATIVE_ENGINE === 'off') {
+    loadError = 'the native engine is turned off (MOA_NATIVE_ENGINE=off)';
+    return null;
+  }
   if (!existsSync(addonPath)) {
     loadError = `the native engine is not built (${addonPath} is missing; it needs oneDNN: ${INSTALL_HINT})`;
     return null;

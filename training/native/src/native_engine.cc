@@ -282,24 +282,166 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   });
 }
 
+// One row band of one image, computed by one thread: a single-threaded primitive that uses the caller's scratchpad,
+// so several threads can run band primitives (even the same one) at once.
+struct BandPrimitive {
+  std::string impl;
+  memory::desc diffWeights;
+  dnnl::convolution_backward_weights primitive;
+  std::unique_ptr<dnnl::reorder> toHwio;  // null when oneDNN's layout is HWIO already
+  memory::desc scratchpad;
+  size_t scratchpadBytes = 0;
+};
+
+std::map<std::string, std::unique_ptr<BandPrimitive>> g_bandCache;
+
+BandPrimitive& bandWeightsPrimitive(const ConvShape& band) {
+  auto key = band.key("conv_bwd_weights_band");
+  auto found = g_bandCache.find(key);
+  if (found != g_bandCache.end()) return *found->second;
+  // oneDNN sizes its thread decomposition when a primitive is created: create band primitives for one thread.
+  omp_set_num_threads(1);
+  auto p = std::make_unique<BandPrimitive>();
+  try {
+    auto hint = forwardDesc(band, true);
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, band.src(), band.weightsAny(), band.dst(),
+                                                         band.strides(), band.padL(), band.padR());
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, cpuEngine(), hint);
+    p->impl = pd.impl_info_str();
+    p->diffWeights = pd.diff_weights_desc();
+    p->primitive = dnnl::convolution_backward_weights(pd);
+    p->scratchpad = pd.scratchpad_desc();
+    p->scratchpadBytes = p->scratchpad.get_size();
+    if (p->diffWeights != band.weightsHwio()) {
+      memory mine(p->diffWeights, cpuEngine(), DNNL_MEMORY_NONE);
+      memory user(band.weightsHwio(), cpuEngine(), DNNL_MEMORY_NONE);
+      p->toHwio = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(mine, user));
+    }
+  } catch (...) {
+    omp_set_num_threads(g_threads);
+    throw;
+  }
+  omp_set_num_threads(g_threads);
+  g_implByShape[key] = p->impl;
+  return *g_bandCache.emplace(key, std::move(p)).first->second;
+}
+
+// The sub-convolution that produces output rows [r0, r1) of one image: its input rows, clipped to the image,
+// and the padding that is left at its top and bottom.
+struct Band {
+  int64_t image, r0, r1, in0;
+  ConvShape shape;
+};
+
+Band bandOf(const ConvShape& c, int64_t image, int64_t r0, int64_t r1) {
+  int64_t first = r0 * c.sh - c.pt;  // input row under the first output row's top tap
+  int64_t in0 = std::max<int64_t>(0, first);
+  int64_t in1 = std::min<int64_t>(c.h, (r1 - 1) * c.sh - c.pt + c.kh);
+  ConvShape b = c;
+  b.n = 1;
+  b.h = in1 - in0;
+  b.oh = r1 - r0;
+  b.pt = in0 - first;
+  b.pb = (b.oh - 1) * b.sh + b.kh - b.h - b.pt;
+  b.bias = false;
+  b.relu = false;
+  return Band{image, r0, r1, in0, b};
+}
+
+struct ThreadScratch {
+  std::vector<float> sum, band, hwio;
+  std::vector<uint8_t> scratchpad;
+};
+
 // conv2dBackwardWeights(x, dy, dw, -, xShape, filterShape, outShape, strides, pads)
+//
+// oneDNN's own threading of this primitive hardly gains from a second thread at M-CNN's shapes (16 channels:
+// one channel block), so with T threads the batch's output rows are cut into T equal runs, each thread sums the
+// weight gradients of its run (one band per image it touches) and the T partial sums are added in thread order:
+// the same data and thread count always give the same bits.
 Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
   ConvShape c = readConvShape(info, 4);
   float* x = floats(info[0], "x", c.xSize());
   float* dy = floats(info[1], "dy", c.ySize());
   float* dw = floats(info[2], "dw", c.wSize());
+  const int threads = g_threads;
+  const int64_t rows = c.n * c.oh;
+  if (threads == 1 || rows < 4 * threads) {
+    return guarded(info, [&] {
+      std::lock_guard<std::mutex> lock(g_cacheMutex);
+      auto& p = backwardWeightsPrimitive(c);
+      memory user(c.weightsHwio(), cpuEngine(), dw);
+      memory target = p.weightsReorder ? memory(p.weights, cpuEngine(), p.weightsScratch.data()) : user;
+      p.primitive.execute(cpuStream(), {
+                                           {DNNL_ARG_SRC, memory(c.src(), cpuEngine(), x)},
+                                           {DNNL_ARG_DIFF_DST, memory(c.dst(), cpuEngine(), dy)},
+                                           {DNNL_ARG_DIFF_WEIGHTS, target},
+                                       });
+      if (p.weightsReorder) p.weightsReorder->execute(cpuStream(), target, user);
+      cpuStream().wait();
+    });
+  }
   return guarded(info, [&] {
     std::lock_guard<std::mutex> lock(g_cacheMutex);
-    auto& p = backwardWeightsPrimitive(c);
-    memory user(c.weightsHwio(), cpuEngine(), dw);
-    memory target = p.weightsReorder ? memory(p.weights, cpuEngine(), p.weightsScratch.data()) : user;
-    p.primitive.execute(cpuStream(), {
-                                         {DNNL_ARG_SRC, memory(c.src(), cpuEngine(), x)},
-                                         {DNNL_ARG_DIFF_DST, memory(c.dst(), cpuEngine(), dy)},
-                                         {DNNL_ARG_DIFF_WEIGHTS, target},
-                                     });
-    if (p.weightsReorder) p.weightsReorder->execute(cpuStream(), target, user);
-    cpuStream().wait();
+    std::vector<std::vector<Band>> work(static_cast<size_t>(threads));
+    std::vector<std::vector<BandPrimitive*>> prims(static_cast<size_t>(threads));
+    for (int t = 0; t < threads; t++) {
+      int64_t from = rows * t / threads, to = rows * (t + 1) / threads;
+      while (from < to) {
+        int64_t image = from / c.oh, r0 = from % c.oh, r1 = std::min<int64_t>(c.oh, r0 + (to - from));
+        work[t].push_back(bandOf(c, image, r0, r1));
+        prims[t].push_back(&bandWeightsPrimitive(work[t].back().shape));
+        from += r1 - r0;
+      }
+    }
+    static std::vector<ThreadScratch> scratch;
+    if (scratch.size() < static_cast<size_t>(threads)) scratch.resize(static_cast<size_t>(threads));
+    const size_t wsize = c.wSize();
+    std::vector<std::string> errors(static_cast<size_t>(threads));
+#pragma omp parallel num_threads(threads)
+    {
+      int t = omp_get_thread_num();
+      ThreadScratch& mine = scratch[static_cast<size_t>(t)];
+      try {
+        thread_local std::unique_ptr<dnnl::stream> stream;
+        if (!stream) stream = std::make_unique<dnnl::stream>(cpuEngine());
+        mine.sum.assign(wsize, 0.f);
+        for (size_t i = 0; i < work[t].size(); i++) {
+          const Band& band = work[t][i];
+          BandPrimitive& p = *prims[t][i];
+          mine.band.resize(p.diffWeights.get_size() / sizeof(float));
+          mine.hwio.resize(wsize);
+          if (mine.scratchpad.size() < p.scratchpadBytes) mine.scratchpad.resize(p.scratchpadBytes);
+          memory diff(p.diffWeights, cpuEngine(), mine.band.data());
+          float* xBand = x + (band.image * c.h + band.in0) * c.w * c.ci;
+          float* dyBand = dy + (band.image * c.oh + band.r0) * c.ow * c.co;
+          p.primitive.execute(*stream, {
+                                           {DNNL_ARG_SRC, memory(band.shape.src(), cpuEngine(), xBand)},
+                                           {DNNL_ARG_DIFF_DST, memory(band.shape.dst(), cpuEngine(), dyBand)},
+                                           {DNNL_ARG_DIFF_WEIGHTS, diff},
+                                           {DNNL_ARG_SCRATCHPAD, memory(p.scratchpad, cpuEngine(), mine.scratchpad.data())},
+                                       });
+          const float* hwio = mine.band.data();
+          if (p.toHwio) {
+            memory out(band.shape.weightsHwio(), cpuEngine(), mine.hwio.data());
+            p.toHwio->execute(*stream, diff, out);
+            hwio = mine.hwio.data();
+          }
+          stream->wait();
+          for (size_t k = 0; k < wsize; k++) mine.sum[k] += hwio[k];
+        }
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(t)] = e.what();
+      }
+    }
+    for (const auto& e : errors) if (!e.empty()) throw Napi::Error::New(info.Env(), "oneDNN (weight gradient band): " + e);
+    for (size_t k = 0; k < wsize; k++) {
+      float s = 0.f;
+      for (int t = 0; t < threads; t++) s += scratch[static_cast<size_t>(t)].sum[k];
+      dw[k] = s;
+    }
   });
 }
 
@@ -523,6 +665,32 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// sgdMomentum(w, v, g, wOut, vOut, lr, momentum, weightDecay, nesterov): the trainer's momentum SGD in one pass,
+// in the same float32 operation order as its TF.js form: g' = g + wd*w; v' = m*v + g'; w' = w - lr*(nesterov ? g' + m*v' : v').
+Napi::Value SgdMomentum(const Napi::CallbackInfo& info) {
+  auto wv = info[0].As<Napi::Float32Array>();
+  size_t n = wv.ElementLength();
+  const float* w = floats(info[0], "w", n);
+  const float* v = floats(info[1], "velocity", n);
+  const float* g = floats(info[2], "gradient", n);
+  float* wOut = floats(info[3], "wOut", n);
+  float* vOut = floats(info[4], "velocityOut", n);
+  const float lr = info[5].As<Napi::Number>().FloatValue();
+  const float m = info[6].As<Napi::Number>().FloatValue();
+  const float wd = info[7].As<Napi::Number>().FloatValue();
+  const bool nesterov = info[8].ToBoolean();
+  const int64_t count = static_cast<int64_t>(n);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; i++) {
+    float gi = wd != 0.f ? g[i] + w[i] * wd : g[i];
+    float vi = v[i] * m + gi;
+    float step = nesterov ? gi + vi * m : vi;
+    vOut[i] = vi;
+    wOut[i] = w[i] - step * lr;
+  }
+  return info.Env().Undefined();
+}
+
 // ---- engine state ----------------------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -581,6 +749,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("maxPool", Napi::Function::New(env, MaxPool));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
+  exports.Set("sgdMomentum", Napi::Function::New(env, SgdMomentum));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("version", Napi::Function::New(env, Version));

@@ -5,16 +5,83 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { kernels, type NativeKernels } from '@moa-lens/native';
+import os from 'node:os';
 
 export const NATIVE_BACKEND = 'native';
 
 type Shape4 = [number, number, number, number];
 
-/** The cpu backend, quiet (it would advise installing tfjs-node on first use). */
+/**
+ * The cpu backend, quiet (it would advise installing tfjs-node on first use), with a pool of output buffers.
+ *
+ * A fresh 84 MB Float32Array costs about 25 ms of page faults, three times the add that fills it, so native
+ * kernels take their outputs from a pool of buffers that disposed tensors gave back. A buffer is given back
+ * only when no live tensor holds it (counted over every dataId registered with it) and no caller has ever
+ * read it through dataSync()/data() (such an array may still be in use after the tensor is gone).
+ */
 class NativeBackend extends MathBackendCPU {
-  constructor() {
+  private readonly free = new Map<number, Float32Array[]>();
+  private readonly holders = new Map<Float32Array, number>();
+  private readonly pooled = new WeakSet<Float32Array>();
+  private readonly escaped = new WeakSet<Float32Array>();
+  private freeBytes = 0;
+
+  constructor(readonly poolLimitBytes: number) {
     super();
     this.firstUse = false;
+  }
+
+  /** An uninitialised buffer of n floats (from the pool when one fits); callers overwrite every element. */
+  allocate(n: number): Float32Array {
+    const reused = this.free.get(n)?.pop();
+    if (reused) {
+      this.freeBytes -= reused.byteLength;
+      return reused;
+    }
+    const fresh = new Float32Array(n);
+    this.pooled.add(fresh);
+    return fresh;
+  }
+
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    this.hold(values);
+    return super.write(values, shape, dtype);
+  }
+
+  override move(dataId: tf.DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    this.hold(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    const values = this.data.get(dataId)?.values;
+    if (values instanceof Float32Array) this.escaped.add(values);
+    return super.readSync(dataId);
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const done = super.disposeData(dataId, force);
+    if (values instanceof Float32Array && this.pooled.has(values) && !this.data.has(dataId)) this.release(values);
+    return done;
+  }
+
+  private hold(values: tf.backend_util.BackendValues): void {
+    if (values instanceof Float32Array && this.pooled.has(values)) this.holders.set(values, (this.holders.get(values) ?? 0) + 1);
+  }
+
+  private release(values: Float32Array): void {
+    const left = (this.holders.get(values) ?? 1) - 1;
+    if (left > 0) {
+      this.holders.set(values, left);
+      return;
+    }
+    this.holders.delete(values);
+    if (this.escaped.has(values) || this.freeBytes + values.byteLength > this.poolLimitBytes) return;
+    const list = this.free.get(values.length);
+    if (list) list.push(values);
+    else this.free.set(values.length, [values]);
+    this.freeBytes += values.byteLength;
   }
 }
 
@@ -83,7 +150,7 @@ const conv2D: NativeKernelFunc = ({ inputs, backend, attrs, native, fallback }) 
   const w = floats(backend, inputs.filter);
   const g = x && w ? convGeometry(inputs.x.shape, inputs.filter.shape, attrs as unknown as ConvAttrs) : null;
   if (!x || !w || !g) return fallback({ inputs, backend, attrs });
-  const y = new Float32Array(sizeOf(g.outShape));
+  const y = backend.allocate(sizeOf(g.outShape));
   native.conv2dForward(x, w, null, y, g.xShape, g.filterShape, g.outShape, g.strides, g.pads, false);
   return output(backend, g.outShape, y);
 };
@@ -98,7 +165,7 @@ const fusedConv2D: NativeKernelFunc = ({ inputs, backend, attrs, native, fallbac
   if (!x || !w || !g || !biasOk || inputs.preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) {
     return fallback({ inputs, backend, attrs });
   }
-  const y = new Float32Array(sizeOf(g.outShape));
+  const y = backend.allocate(sizeOf(g.outShape));
   native.conv2dForward(x, w, bias, y, g.xShape, g.filterShape, g.outShape, g.strides, g.pads, activation === 'relu');
   return output(backend, g.outShape, y);
 };
@@ -108,7 +175,7 @@ const conv2DBackpropInput: NativeKernelFunc = ({ inputs, backend, attrs, native,
   const w = floats(backend, inputs.filter);
   const g = dy && w ? convGeometry(attrs.inputShape as number[], inputs.filter.shape, attrs as unknown as ConvAttrs) : null;
   if (!dy || !w || !g) return fallback({ inputs, backend, attrs });
-  const dx = new Float32Array(sizeOf(g.xShape));
+  const dx = backend.allocate(sizeOf(g.xShape));
   native.conv2dBackwardData(dy, w, dx, null, g.xShape, g.filterShape, g.outShape, g.strides, g.pads);
   return output(backend, g.xShape, dx);
 };
@@ -118,7 +185,7 @@ const conv2DBackpropFilter: NativeKernelFunc = ({ inputs, backend, attrs, native
   const dy = floats(backend, inputs.dy);
   const g = x && dy ? convGeometry(inputs.x.shape, attrs.filterShape as number[], attrs as unknown as ConvAttrs) : null;
   if (!x || !dy || !g) return fallback({ inputs, backend, attrs });
-  const dw = new Float32Array(sizeOf(g.filterShape));
+  const dw = backend.allocate(sizeOf(g.filterShape));
   native.conv2dBackwardWeights(x, dy, dw, null, g.xShape, g.filterShape, g.outShape, g.strides, g.pads);
   return output(backend, g.filterShape, dw);
 };
@@ -149,7 +216,7 @@ const maxPool: NativeKernelFunc = ({ inputs, backend, attrs, native, fallback })
   if (!x || inputs.x.shape.length !== 4) return fallback({ inputs, backend, attrs });
   const g = poolGeometry(inputs.x.shape, attrs as unknown as PoolAttrs);
   const outShape = [g.xShape[0], g.out[0], g.out[1], g.xShape[3]];
-  const y = new Float32Array(sizeOf(outShape));
+  const y = backend.allocate(sizeOf(outShape));
   native.maxPool(x, y, null, g.xShape, g.out, g.window, g.strides, g.pads);
   return output(backend, outShape, y);
 };
@@ -160,7 +227,7 @@ const maxPoolGrad: NativeKernelFunc = ({ inputs, backend, attrs, native, fallbac
   if (!x || !dy) return fallback({ inputs, backend, attrs });
   const g = poolGeometry(inputs.input.shape, attrs as unknown as PoolAttrs);
   if (g.strides[0] < g.window[0] || g.strides[1] < g.window[1]) return fallback({ inputs, backend, attrs });
-  const dx = new Float32Array(x.length);
+  const dx = backend.allocate(x.length);
   native.maxPoolGrad(x, dy, dx, g.xShape, g.out, g.window, g.strides, g.pads);
   return output(backend, inputs.input.shape.slice(), dx);
 };
@@ -184,7 +251,7 @@ function matmul(backend: NativeBackend, native: NativeKernels, a: tf.TensorInfo,
   const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = Math.max(batchA, batchB);
   if (sizeOf(batchShape) !== batch) return null;
-  const c = new Float32Array(batch * m * n);
+  const c = backend.allocate(batch * m * n);
   native.matmul(av, bv, c, batch, m, n, k, transposeA, transposeB, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n);
   return { values: c, shape: [...batchShape, m, n] };
 }
@@ -219,7 +286,7 @@ function binaryKernel(op: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min'): Native
     const bFull = b.length === size && repeatsInnermost(inputs.b.shape, shape);
     const ok = (aFull && (bFull || repeatsInnermost(inputs.b.shape, shape))) || (bFull && repeatsInnermost(inputs.a.shape, shape));
     if (!ok || size === 0) return fallback({ inputs, backend, attrs });
-    const out = new Float32Array(size);
+    const out = backend.allocate(size);
     native.binary(op, a, b, out);
     return output(backend, shape, out);
   };
@@ -229,7 +296,7 @@ function unaryKernel(op: 'relu' | 'step'): NativeKernelFunc {
   return ({ inputs, backend, attrs, native, fallback }) => {
     const x = floats(backend, inputs.x);
     if (!x || x.length === 0) return fallback({ inputs, backend, attrs });
-    const out = new Float32Array(x.length);
+    const out = backend.allocate(x.length);
     native.unary(op, x, out, op === 'step' ? Number(attrs.alpha ?? 0) : 0);
     return output(backend, inputs.x.shape.slice(), out);
   };
@@ -245,13 +312,32 @@ const sum: NativeKernelFunc = ({ inputs, backend, attrs, native, fallback }) => 
   if (!leading || axes.length === 0) return fallback({ inputs, backend, attrs });
   const rows = sizeOf(shape.slice(0, axes.length));
   const cols = sizeOf(shape.slice(axes.length));
-  const out = new Float32Array(cols);
+  const out = backend.allocate(cols);
   native.sumRows(x, rows, cols, out);
   const outShape = attrs.keepDims ? shape.map((d, i) => (i < axes.length ? 1 : d)) : shape.slice(axes.length);
   return output(backend, outShape, out);
 };
 
+/** Split along the innermost axis (the gradient of M-CNN's channel concat): row-wise block copies. */
+const splitV: NativeKernelFunc = ({ inputs, backend, attrs, fallback }) => {
+  const x = floats(backend, inputs.x);
+  const shape = inputs.x.shape;
+  const axis = tf.util.parseAxisParam(attrs.axis as number, shape)[0];
+  if (!x || axis !== shape.length - 1) return fallback({ inputs, backend, attrs });
+  const sizes = tf.backend_util.prepareSplitSize(inputs.x as tf.Tensor, attrs.numOrSizeSplits as number | number[], axis);
+  const width = shape[axis];
+  const rows = x.length / width;
+  let start = 0;
+  return sizes.map((size) => {
+    const out = backend.allocate(rows * size);
+    for (let r = 0; r < rows; r++) out.set(x.subarray(r * width + start, r * width + start + size), r * size);
+    start += size;
+    return output(backend, [...shape.slice(0, -1), size], out);
+  });
+};
+
 const NATIVE_KERNELS: Record<string, NativeKernelFunc> = {
+  SplitV: splitV,
   Conv2D: conv2D,
   FusedConv2D: fusedConv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
@@ -274,6 +360,34 @@ const NATIVE_KERNELS: Record<string, NativeKernelFunc> = {
 /** Kernel names the native backend computes natively (when dtype and layout allow). */
 export const NATIVE_KERNEL_NAMES = Object.keys(NATIVE_KERNELS);
 
+/**
+ * The trainer's momentum SGD for one variable in one native pass (new weight and velocity buffers from the pool,
+ * then assigned); false when the variables do not live on the native backend, so the caller runs the TF.js ops.
+ */
+export function nativeMomentumStep(w: tf.Variable, velocity: tf.Variable, gradient: Float32Array, lr: number, momentum: number, weightDecay: number, nesterov: boolean): boolean {
+  const backend = tf.engine().backend;
+  if (!(backend instanceof NativeBackend) || tf.getBackend() !== NATIVE_BACKEND) return false;
+  const wv = floats(backend, w);
+  const vv = floats(backend, velocity);
+  if (!wv || !vv || wv.length !== gradient.length || vv.length !== gradient.length) return false;
+  const wOut = backend.allocate(wv.length);
+  const vOut = backend.allocate(vv.length);
+  kernels().sgdMomentum(wv, vv, gradient, wOut, vOut, lr, momentum, weightDecay, nesterov);
+  for (const [variable, values] of [[w, wOut], [velocity, vOut]] as const) {
+    const next = tf.engine().makeTensorFromTensorInfo(backend.makeTensorInfo(variable.shape, 'float32', values), backend);
+    variable.assign(next);
+    next.dispose();
+  }
+  return true;
+}
+
+/** Copies a tensor's values into `out` at `offset` without handing its buffer to the caller (it may be pooled). */
+export function copyValuesInto(t: tf.Tensor, out: Float32Array, offset = 0): void {
+  const backend = tf.engine().backend;
+  const values = backend instanceof NativeBackend ? floats(backend, t) : null;
+  out.set(values ?? (t.dataSync() as Float32Array), offset);
+}
+
 let registered = false;
 
 /**
@@ -283,7 +397,9 @@ let registered = false;
 export function registerNativeBackend(): NativeKernels {
   const native = kernels();
   if (registered) return native;
-  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  // The pool may keep up to a quarter of the machine's memory in buffers a training step will ask for again.
+  const poolLimit = Math.min(8 * 2 ** 30, os.totalmem() / 4);
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(poolLimit), 0);
   for (const config of tf.getKernelsForBackend('cpu')) {
     const own = NATIVE_KERNELS[config.kernelName];
     if (!own) {

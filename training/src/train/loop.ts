@@ -121,8 +121,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
         sampleWeights[k] = weightsByClass ? weightsByClass[batch.labels[k]] : 1;
       }
       const stepBatch: Batch = { images, labels: batch.labels, weights: sampleWeights, height: input.height, width: input.width, channels: c };
-      const { loss, gradient } = computeGradient(model, layout, stepBatch, config.labelSmoothing);
-      fused.set(gradient);
+      const { loss } = computeGradient(model, layout, stepBatch, config.labelSmoothing, fused.subarray(0, layout.total));
       fused[layout.total] = loss;
       await world.allreduceMean(fused, `step ${step + 1}`);
       const meanLoss = fused[layout.total];

@@ -1,5 +1,6 @@
 // Momentum SGD (Nesterov option) with L2 weight decay, applied to a fused flat gradient.
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeMomentumStep } from '../engine/native-backend.ts';
 
 export interface OptimizerConfig {
   momentum: number;
@@ -58,6 +59,8 @@ export class MomentumSgd {
     const { momentum: m, nesterov, weightDecay } = this.config;
     this.layout.variables.forEach((w, i) => {
       const off = this.layout.offsets[i];
+      const g = flatGradient.subarray(off, off + w.size);
+      if (nativeMomentumStep(w, this.velocities[i], g, lr, m, isKernel(w) ? weightDecay : 0, nesterov)) return;
       tf.tidy(() => {
         let g: tf.Tensor = tf.tensor(flatGradient.subarray(off, off + w.size), w.shape, 'float32');
         if (weightDecay && isKernel(w)) g = tf.add(g, tf.mul(w, weightDecay));

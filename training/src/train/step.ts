@@ -1,6 +1,7 @@
 // One training step's gradient: label-smoothed, class-weighted cross-entropy, fused into one flat buffer.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { copyValuesInto } from '../engine/native-backend.ts';
 import type { ParameterLayout } from './optimizer.ts';
 
 export interface Batch {
@@ -26,8 +27,11 @@ export function smoothedCrossEntropy(probs: tf.Tensor2D, labels: tf.Tensor1D, we
   return tf.div(tf.sum(tf.mul(perSample, weights)), probs.shape[0]) as tf.Scalar;
 }
 
-/** Forward + backward on one batch: the loss and the gradient of every trainable variable, fused (layout order). */
-export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout, batch: Batch, smoothing: number): { loss: number; gradient: Float32Array } {
+/**
+ * Forward + backward on one batch: the loss and the gradient of every trainable variable, fused (layout order)
+ * into `out` (a new buffer when not given).
+ */
+export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout, batch: Batch, smoothing: number, out?: Float32Array): { loss: number; gradient: Float32Array } {
   const n = batch.labels.length;
   const x = tf.tensor4d(batch.images, [n, batch.height, batch.width, batch.channels]);
   const y = tf.tensor1d(batch.labels, 'int32');
@@ -37,11 +41,12 @@ export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout,
       const probs = model.apply(x, { training: true }) as tf.Tensor2D;
       return smoothedCrossEntropy(probs, y, w, smoothing);
     }, layout.variables);
-    const gradient = new Float32Array(layout.total);
+    const gradient = out ?? new Float32Array(layout.total);
+    if (gradient.length !== layout.total) throw new Error(`gradient buffer holds ${gradient.length} values, the model has ${layout.total}`);
     layout.variables.forEach((v, i) => {
       const g = grads[v.name];
       if (!g) throw new Error(`No gradient for ${v.name}`);
-      gradient.set(g.dataSync() as Float32Array, layout.offsets[i]);
+      copyValuesInto(g, gradient, layout.offsets[i]);
     });
     const loss = value.dataSync()[0];
     tf.dispose([value, ...Object.values(grads)]);
