@@ -28,7 +28,7 @@ class NativeBackend extends MathBackendCPU {
 
   constructor(readonly poolLimitBytes: number) {
     super();
-    this.firstUse = false;
+    (this as unknown as { firstUse: boolean }).firstUse = false;
   }
 
   /** An uninitialised buffer of n floats (from the pool when one fits); callers overwrite every element. */
@@ -103,10 +103,13 @@ function repeatsInnermost(shape: readonly number[], out: readonly number[]): boo
   return rest.every((d, i) => d === tail[i]);
 }
 
-type Fallback = (args: { inputs: tf.NamedTensorInfoMap; backend: NativeBackend; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
+type Fallback = (args: { inputs: KernelInputs; backend: NativeBackend; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
+
+/** A kernel's inputs by name (TF.js passes every input an op declares; optional ones may be missing). */
+type KernelInputs = Record<string, tf.TensorInfo>;
 
 interface NativeKernelArgs {
-  inputs: tf.NamedTensorInfoMap;
+  inputs: KernelInputs;
   backend: NativeBackend;
   attrs: tf.NamedAttrMap;
   native: NativeKernels;
@@ -410,7 +413,7 @@ export function registerNativeBackend(): NativeKernels {
     tf.registerKernel({
       kernelName: config.kernelName,
       backendName: NATIVE_BACKEND,
-      kernelFunc: (args) => own({ inputs: args.inputs, backend: args.backend as unknown as NativeBackend, attrs: args.attrs ?? {}, native, fallback }),
+      kernelFunc: (args) => own({ inputs: args.inputs as KernelInputs, backend: args.backend as unknown as NativeBackend, attrs: args.attrs ?? {}, native, fallback }),
     });
   }
   registered = true;
