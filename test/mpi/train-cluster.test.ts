@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveBackend } from '../../training/src/engine/backend.ts';
 import { latestCheckpoint, type Checkpoint } from '../../training/src/train/checkpoint.ts';
 import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { repoRoot, runTrainer, smallDataset } from '../training/train-helpers.ts';
@@ -38,6 +39,7 @@ describe.skipIf(!mpirunInstalled())('data-parallel training under a real mpirun 
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/\[train:cluster\] mpirun .*-np 2/);
     expect(r.stdout).toMatch(/world: MPI rank 0 of 2/);
+    expect(r.stdout).toContain(`backend: ${resolveBackend('auto').name}`); // native where oneDNN is installed, as in CI
     expect(r.stdout).toMatch(/global batch 4 = 2 x 2/);
     expect(r.stdout.match(/step 6\/6 loss/g)?.length).toBe(1);
     const two = (await latestCheckpoint(`${out}.checkpoints`))!.checkpoint;

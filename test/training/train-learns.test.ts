@@ -1,4 +1,5 @@
-// End to end: simulate, train a small M-CNN on WASM, check it learns (loss falls, held-out compounds beat chance), export, reload, same predictions.
+// End to end: simulate, train a small M-CNN on the default engine (native when oneDNN is there), check it learns (loss falls,
+// held-out compounds beat chance), export, reload, same predictions; the WASM engine learns as well from the same recipe.
 import { readFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleIOHandler } from '../../src/core/bundle.ts';
 import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { loadDatasetIndex } from '../../training/src/data/index.ts';
-import { selectBackend } from '../../training/src/engine/backend.ts';
+import { resolveBackend, selectBackend } from '../../training/src/engine/backend.ts';
 import { evaluate } from '../../training/src/eval/evaluate.ts';
 import { repoRoot, runTrainer, smallDataset } from './train-helpers.ts';
 
@@ -53,7 +54,7 @@ describe('trainer learns and exports a bundle that predicts the same after reloa
   });
 
   it('the exported bundle, reloaded, gives the same held-out predictions; npm run evaluate reports the same accuracy', async () => {
-    await selectBackend({ requested: 'wasm', log: null });
+    await selectBackend({ log: null }); // the engine that trained and evaluated it
     const bundle = await readBundleDir(out);
     expect(bundle.metadata.provenance.trained).toBe(true);
     const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
@@ -74,4 +75,25 @@ describe('trainer learns and exports a bundle that predicts the same after reloa
     expect(cli.stdout).toContain(`field accuracy ${pct(report.metrics.fieldAccuracy)} of ${report.metrics.heldOutFields}`);
     expect(cli.stdout).toContain(`treatment accuracy ${pct(report.metrics.treatmentAccuracy)} of ${report.metrics.heldOutTreatments}`);
   });
+});
+
+describe.runIf(resolveBackend('auto').name !== 'wasm')('the WASM engine learns as well as the default engine from the same recipe', () => {
+  it('same held-out accuracy within noise', async () => {
+    const data = await smallDataset({ size: 128, width: 160, compoundsPerClass: 3, fieldsPerTreatment: 4, seed: 7 });
+    const work = await mkdtemp(path.join(os.tmpdir(), 'moa-learn-engines-'));
+    const reports: Record<string, Report> = {};
+    for (const backend of ['auto', 'wasm']) {
+      const out = path.join(work, backend, 'model');
+      const run = await runTrainer(['--data', data, '--out', out, ...recipe, '--backend', backend]);
+      expect(run.code, run.stderr + run.stdout.slice(-2000)).toBe(0);
+      expect(run.stdout).toMatch(backend === 'wasm' ? /backend: wasm/ : new RegExp(`backend: ${resolveBackend('auto').name}`));
+      reports[backend] = JSON.parse(await readFile(`${out}.report.json`, 'utf8')) as Report;
+    }
+    const [a, b] = [reports.auto.metrics, reports.wasm.metrics];
+    expect(b.heldOutFields).toBe(a.heldOutFields);
+    // About 130 held-out fields: one run's accuracy has a standard error near 0.04; allow a little over 3 of them.
+    expect(Math.abs(a.fieldAccuracy - b.fieldAccuracy), `field accuracy ${a.fieldAccuracy} vs wasm ${b.fieldAccuracy}`).toBeLessThan(0.15);
+    expect(Math.abs(a.treatmentAccuracy - b.treatmentAccuracy), `treatment accuracy ${a.treatmentAccuracy} vs wasm ${b.treatmentAccuracy}`).toBeLessThan(0.2);
+    for (const m of [a, b]) expect(m.fieldAccuracy).toBeGreaterThan(2 * CHANCE);
+  }, 1_200_000);
 });

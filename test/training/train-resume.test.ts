@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveBackend } from '../../training/src/engine/backend.ts';
 import { latestCheckpoint } from '../../training/src/train/checkpoint.ts';
 import { runTrainer, smallDataset } from './train-helpers.ts';
 
@@ -20,7 +21,8 @@ describe('trainer: determinism, checkpoints and resume after a kill', () => {
     const straight = path.join(work, 'straight', 'model');
     const a = await runTrainer(['--data', data, '--out', straight, '--max-steps', '8', '--checkpoint-every', '4', ...common]);
     expect(a.code, a.stderr).toBe(0);
-    expect(a.stdout).toMatch(/backend: wasm/);
+    // The default engine: native where oneDNN is installed (as in CI), else WASM.
+    expect(a.stdout).toContain(`backend: ${resolveBackend('auto').name}`);
     expect(a.stdout).toMatch(/step 8\/8 loss/);
 
     // Same run again: the same loss curve (determinism on one backend).

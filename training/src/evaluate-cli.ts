@@ -14,7 +14,7 @@ const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [-
   --fields all       every labelled field under --data (default; e.g. a plate the model never saw)
   --fields held-out  only the held-out fold the bundle was trained without (its recorded split, folds, fold, seed)
   --report <base>    also write <base>.json (every field and treatment) and <base>.html (confusion matrices)
-  --backend auto|wasm|webgpu|cpu   (default auto)`;
+  --backend auto|native|wasm|webgpu|cpu   (default auto: tfjs-node, else native, else wasm)`;
 
 function parseArgs(argv: string[]) {
   const out = { bundle: '', data: '', fields: 'all', report: '', backend: 'auto' };

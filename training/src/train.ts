@@ -36,7 +36,10 @@ try {
 const isRoot = world.rank === 0;
 const log = (line: string) => isRoot && console.log(line);
 log(`world: ${world.describe()}`);
-const threads = config.threads || Number(process.env.MOA_THREADS) || Math.max(1, Math.floor(os.availableParallelism() / world.size));
+// Threads: --threads, else MOA_THREADS (train:cluster sets it), else the cores this rank is bound to, else the
+// machine's cores shared among the ranks (unbound ranks on one machine).
+const boundToCores = os.availableParallelism() < os.cpus().length;
+const threads = config.threads || Number(process.env.MOA_THREADS) || (boundToCores ? os.availableParallelism() : Math.max(1, Math.floor(os.availableParallelism() / world.size)));
 await selectBackend({ requested: config.backend, threads, log: isRoot ? console.log : null });
 if (isRoot) await mkdir(path.dirname(path.resolve(config.log)), { recursive: true });
 
