@@ -1,18 +1,24 @@
-// Unit tests of the train:cluster planning: argv split, lscpu/hostfile parsing, and planMpirun's choices.
+// Unit tests of the train:cluster planning: argv split, the ranks' engine, lscpu/hostfile parsing, and planMpirun's choices by engine.
 import { describe, expect, it } from 'vitest';
-import { parseLauncherArgs } from '../../training/src/cluster/args.ts';
+import { parseLauncherArgs, trainerFlag } from '../../training/src/cluster/args.ts';
 import { parseHostfile, totalSlots } from '../../training/src/cluster/hostfile.ts';
 import { exitCodeOf } from '../../training/src/cluster/launch.ts';
+import { rankEngine } from '../../training/src/cluster.ts';
 import { formatCommand, planMpirun, type ClusterOptions } from '../../training/src/cluster/plan.ts';
 import { parseLscpuParsable, type MachineTopology } from '../../training/src/cluster/topology.ts';
+import type { EngineResolution } from '../../training/src/engine/backend.ts';
 
 const program = ['node', '--import', 'tsx', 'train.ts'];
 const laptop: MachineTopology = { sockets: 1, numaNodes: 1, cores: 2, hardwareThreads: 2, isRoot: false };
 const xeon6148: MachineTopology = { sockets: 2, numaNodes: 2, cores: 40, hardwareThreads: 80, isRoot: false };
 const xeonSnc: MachineTopology = { sockets: 2, numaNodes: 4, cores: 40, hardwareThreads: 80, isRoot: false };
 
+const native: EngineResolution = { name: 'native', why: 'auto: tfjs-node is not installed; the native oneDNN engine loads', threaded: true };
+const wasm: EngineResolution = { name: 'wasm', why: 'asked for', threaded: false };
+
+/** A plan for the threaded native engine unless another engine is given. */
 function plan(options: Partial<ClusterOptions>, machine: MachineTopology = xeon6148) {
-  return planMpirun({ program, programArgs: [], ...options }, machine);
+  return planMpirun({ engine: native, program, programArgs: [], ...options }, machine);
 }
 
 /** The value after a flag in an argv, or undefined. */
@@ -44,6 +50,32 @@ describe('parseLauncherArgs', () => {
 
   it('recognises --dry-run and --entry', () => {
     expect(parseLauncherArgs(['--dry-run', '--entry', 'x.ts'])).toMatchObject({ dryRun: true, entry: 'x.ts' });
+  });
+});
+
+describe('trainerFlag', () => {
+  it('reads a trainer flag in both spellings, the last one winning, as the trainer does', () => {
+    expect(trainerFlag(['--epochs', '3', '--backend', 'wasm'], '--backend')).toBe('wasm');
+    expect(trainerFlag(['--backend=native', '--epochs', '3'], '--backend')).toBe('native');
+    expect(trainerFlag(['--backend', 'wasm', '--backend=native'], '--backend')).toBe('native');
+  });
+
+  it('is undefined when the flag is absent or has no value', () => {
+    expect(trainerFlag(['--epochs', '3'], '--backend')).toBeUndefined();
+    expect(trainerFlag(['--backend', '--epochs', '3'], '--backend')).toBeUndefined();
+    expect(trainerFlag(['--backends', 'x'], '--backend')).toBeUndefined();
+  });
+});
+
+describe('rankEngine (the launcher resolves the trainer\'s --backend)', () => {
+  it('resolves an explicit engine without starting it', () => {
+    expect(rankEngine(['--epochs', '1', '--backend', 'wasm'])).toEqual({ name: 'wasm', why: 'asked for', threaded: false });
+    expect(rankEngine(['--backend=native'])).toEqual({ name: 'native', why: 'asked for', threaded: true });
+  });
+
+  it('defaults to auto and refuses unknown names before mpirun starts', () => {
+    expect(rankEngine([]).why).toMatch(/^auto: /);
+    expect(() => rankEngine(['--backend', 'cuda'])).toThrow(/--backend must be one of auto, tfjs-node, native, wasm/);
   });
 });
 
@@ -162,7 +194,80 @@ describe('planMpirun on one machine', () => {
   it('rejects invalid numbers', () => {
     expect(() => plan({ np: 0 })).toThrow(RangeError);
     expect(() => plan({ threadsPerRank: 1.5 })).toThrow(RangeError);
-    expect(() => planMpirun({ program: [], programArgs: [] }, laptop)).toThrow(/program is empty/);
+    expect(() => planMpirun({ engine: native, program: [], programArgs: [] }, laptop)).toThrow(/program is empty/);
+  });
+});
+
+describe('planMpirun by engine (2-socket, 40-core Xeon Gold 6148)', () => {
+  it('threaded engine (native): the 2018 layout, 2 ranks x 20 threads mapped by socket and bound to their cores', () => {
+    const p = plan({ engine: native });
+    expect(p).toMatchObject({ np: 2, threadsPerRank: 20, mapBy: 'socket', bindTo: 'core', oversubscribe: false });
+    expect(valueAfter(p.args, '--map-by')).toBe('socket:PE=20');
+    expect(p.args).toContain('MOA_THREADS=20');
+    expect(p.args).toContain('OMP_NUM_THREADS=20');
+    expect(p.notes[0]).toBe('engine: native (auto: tfjs-node is not installed; the native oneDNN engine loads): ' +
+      'threaded, so one rank per socket with its cores as threads');
+  });
+
+  it('tfjs-node is threaded too; with sub-NUMA clustering the engine line names the NUMA domain', () => {
+    const tfjsNode: EngineResolution = { name: 'tfjs-node', why: 'asked for', threaded: true };
+    expect(plan({ engine: tfjsNode })).toMatchObject({ np: 2, threadsPerRank: 20, mapBy: 'socket' });
+    const snc = plan({ engine: tfjsNode }, xeonSnc);
+    expect(snc).toMatchObject({ np: 4, threadsPerRank: 10, mapBy: 'numa' });
+    expect(snc.notes[0]).toBe('engine: tfjs-node (asked for): threaded, so one rank per NUMA domain with its cores as threads');
+  });
+
+  it('single-threaded WASM: 40 ranks x 1 thread mapped by core, each bound to its core', () => {
+    const p = plan({ engine: wasm });
+    expect(p).toMatchObject({ np: 40, threadsPerRank: 1, mapBy: 'core', bindTo: 'core', oversubscribe: false });
+    expect(valueAfter(p.args, '--map-by')).toBe('slot:PE=1');
+    expect(p.args).toContain('MOA_THREADS=1');
+    expect(p.args).toContain('OMP_NUM_THREADS=1');
+    expect(p.notes).toEqual([
+      'engine: wasm (asked for): single-threaded in Node, so one rank per core, 1 thread each',
+      'np 40: 40 cores / 1 thread per rank',
+      'threads per rank 1: wasm uses one thread per rank in Node',
+    ]);
+  });
+
+  it('explicit --np, --threads-per-rank and --map-by win over the WASM layout, with a note on the idle threads', () => {
+    const p = plan({ engine: wasm, np: 4, threadsPerRank: 10, mapBy: 'socket' });
+    expect(p).toMatchObject({ np: 4, threadsPerRank: 10, mapBy: 'socket', bindTo: 'core' });
+    expect(valueAfter(p.args, '--map-by')).toBe('socket:PE=10');
+    expect(p.args).toContain('MOA_THREADS=10');
+    expect(p.notes[0]).toMatch(/^engine: wasm \(asked for\): .*; --np, --threads-per-rank, --map-by given: they win$/);
+    expect(p.notes).toContain('np 4: --np');
+    expect(p.notes).toContain('threads per rank 10: --threads-per-rank');
+    expect(p.notes).toContain('map by socket: --map-by');
+    expect(p.notes).toContain('wasm uses one thread per rank in Node: --threads-per-rank 10 kept as asked, but each rank computes on one thread');
+  });
+
+  it('WASM with only --threads-per-rank: ranks fill the cores at that width', () => {
+    const p = plan({ engine: wasm, threadsPerRank: 4 });
+    expect(p).toMatchObject({ np: 10, threadsPerRank: 4, mapBy: 'core' });
+    expect(p.notes[0]).toMatch(/; --threads-per-rank given: it wins$/);
+    expect(p.notes.some((note) => note.includes('each rank computes on one thread'))).toBe(true);
+  });
+
+  it('WASM with --map-by socket still runs one rank per core, spread over the sockets', () => {
+    const p = plan({ engine: wasm, mapBy: 'socket' });
+    expect(p).toMatchObject({ np: 40, threadsPerRank: 1, mapBy: 'socket' });
+    expect(valueAfter(p.args, '--map-by')).toBe('socket:PE=1');
+  });
+
+  it('explicit flags win over the threaded layout too', () => {
+    const p = plan({ engine: native, np: 40, threadsPerRank: 1, mapBy: 'core' });
+    expect(p).toMatchObject({ np: 40, threadsPerRank: 1, mapBy: 'core', bindTo: 'core' });
+    expect(valueAfter(p.args, '--map-by')).toBe('slot:PE=1');
+    expect(p.notes.some((note) => note.includes('one thread per rank'))).toBe(false);
+  });
+
+  it('on a hostfile both engines say they assume the hosts look like this machine', () => {
+    const threaded = plan({ engine: native, hostfile: 'h', hostfileSlots: 16 });
+    const single = plan({ engine: wasm, hostfile: 'h', hostfileSlots: 320 });
+    expect(threaded).toMatchObject({ np: 16, threadsPerRank: 20 });
+    expect(single).toMatchObject({ np: 320, threadsPerRank: 1, mapBy: 'core' });
+    for (const p of [threaded, single]) expect(p.notes[1]).toMatch(/assuming the hosts look like it \(same engine installed, same cores\)/);
   });
 });
 

@@ -1,7 +1,12 @@
-// Runs `training/src/cluster.ts` for real (mpirun -np 2, a stand-in entry): command printed, flags forwarded, exit code kept, Ctrl-C ends the job.
+// Runs `training/src/cluster.ts` for real: the --dry-run plan by engine (no mpirun needed), then mpirun -np 2 with a
+// stand-in entry: command printed, flags forwarded, exit code kept, Ctrl-C ends the job.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isAvailable as nativeAvailable } from '@moa-lens/native';
+import { defaultMapBy, domainsOf } from '../../training/src/cluster/plan.ts';
+import { probeMachine } from '../../training/src/cluster/topology.ts';
+import { isTfjsNodeInstalled } from '../../training/src/engine/backend.ts';
 import { fixturesDir, mpirunInstalled, repoRoot, resultLines, runCommand } from './mpirun.ts';
 
 const hasMpirun = mpirunInstalled();
@@ -14,6 +19,64 @@ const entry = join(fixturesDir, 'launcher-entry.ts');
 function launch(args: string[]) {
   return runCommand(process.execPath, ['--import', 'tsx', launcher, '--entry', entry, ...args], { killAfterMs: 60_000 });
 }
+
+/** `train:cluster --dry-run ...` with the default entry (the trainer); its printed lines. */
+async function dryRun(args: string[], env: Record<string, string> = {}) {
+  const result = await runCommand(process.execPath, ['--import', 'tsx', launcher, '--dry-run', ...args], { env, killAfterMs: 60_000 });
+  return { ...result, lines: result.stdout.split('\n').filter((line) => line.startsWith('[train:cluster] ')) };
+}
+
+/** The mpirun line and the engine line of a dry run that must have succeeded. */
+function planLines(result: Awaited<ReturnType<typeof dryRun>>): { engine: string; command: string } {
+  if (result.code !== 0) throw new Error(result.stdout + result.stderr);
+  const engine = result.lines.find((line) => line.startsWith('[train:cluster] engine: '));
+  const command = result.lines.at(-1);
+  if (engine === undefined || command === undefined) throw new Error(`no engine or command line in:\n${result.stdout}`);
+  return { engine, command };
+}
+
+describe('train:cluster --dry-run plans by engine (this machine, no mpirun needed)', () => {
+  const machine = probeMachine();
+  const perDomain = Math.max(1, Math.floor(machine.cores / domainsOf(machine, defaultMapBy(machine))));
+
+  it('--backend wasm: one rank per core, 1 thread each', async () => {
+    const { engine, command } = planLines(await dryRun(['--', '--backend', 'wasm', '--epochs', '1']));
+    expect(engine).toBe('[train:cluster] engine: wasm (asked for): single-threaded in Node, so one rank per core, 1 thread each');
+    expect(command).toMatch(new RegExp(`^\\[train:cluster\\] mpirun .*-np ${machine.cores} --map-by slot:PE=1 --bind-to core .*-x MOA_THREADS=1 `));
+    expect(command).toMatch(/train\.ts --backend wasm --epochs 1$/);
+  });
+
+  it('--backend native: one rank per socket (or NUMA domain) with its cores as threads', async () => {
+    const { engine, command } = planLines(await dryRun(['--backend=native']));
+    expect(engine).toMatch(/^\[train:cluster\] engine: native \(asked for\): threaded, so one rank per (socket|NUMA domain) with its cores as threads$/);
+    expect(command).toContain(`-x MOA_THREADS=${perDomain} -x OMP_NUM_THREADS=${perDomain}`);
+  });
+
+  it.skipIf(isTfjsNodeInstalled() || !nativeAvailable())('auto with the native engine available: native, threaded', async () => {
+    const { engine } = planLines(await dryRun(['--epochs', '1']));
+    expect(engine).toMatch(/^\[train:cluster\] engine: native \(auto: tfjs-node is not installed; the native oneDNN engine loads\): threaded, /);
+  });
+
+  it.skipIf(isTfjsNodeInstalled())('auto with MOA_NATIVE_ENGINE=off: wasm, one rank per core, and the ranks get the same setting', async () => {
+    const { engine, command } = planLines(await dryRun(['--epochs', '1'], { MOA_NATIVE_ENGINE: 'off' }));
+    expect(engine).toMatch(/^\[train:cluster\] engine: wasm \(auto: .*MOA_NATIVE_ENGINE=off.*\): single-threaded in Node, so one rank per core, 1 thread each$/);
+    expect(command).toMatch(new RegExp(`-np ${machine.cores} .*-x MOA_THREADS=1 .*-x MOA_NATIVE_ENGINE `));
+  });
+
+  it('explicit --np and --threads-per-rank win, and the notes say so', async () => {
+    const result = await dryRun(['--np', '2', '--threads-per-rank', '1', '--', '--backend', 'native']);
+    const { engine, command } = planLines(result);
+    expect(engine).toMatch(/; --np, --threads-per-rank given: they win$/);
+    expect(result.lines).toContain('[train:cluster] np 2: --np');
+    expect(command).toMatch(/-np 2 .*-x MOA_THREADS=1 /);
+  });
+
+  it('an unknown --backend fails before anything runs', async () => {
+    const result = await dryRun(['--', '--backend', 'cuda']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/train:cluster: --backend must be one of auto, /);
+  });
+});
 
 describe.skipIf(!hasMpirun)(suiteTitle, () => {
   it('prints the mpirun command, starts np ranks with MOA_THREADS and forwards trainer flags', async () => {

@@ -1,12 +1,13 @@
-// `npm run train:cluster`: plans the mpirun command for data-parallel training, prints it, runs it, keeps its exit code.
+// `npm run train:cluster`: plans the mpirun command for data-parallel training by the ranks' engine, prints it, runs it, keeps its exit code.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseLauncherArgs } from './cluster/args.ts';
+import { parseLauncherArgs, trainerFlag } from './cluster/args.ts';
 import { parseHostfile, totalSlots } from './cluster/hostfile.ts';
 import { runMpirun } from './cluster/launch.ts';
 import { formatCommand, planMpirun, type MpirunPlan } from './cluster/plan.ts';
 import { probeMachine } from './cluster/topology.ts';
+import { BACKEND_NAMES, resolveBackend, type BackendRequest, type EngineResolution } from './engine/backend.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const defaultEntry = resolve(repoRoot, 'training', 'src', 'train.ts');
@@ -14,6 +15,22 @@ const defaultEntry = resolve(repoRoot, 'training', 'src', 'train.ts');
 /** Environment variables of ours that every rank should see (remote ranks do not inherit mpirun's env). */
 function envToForward(): string[] {
   return Object.keys(process.env).filter((name) => name.startsWith('MOA_')).sort();
+}
+
+/** The trainer's --backend value as a request (default auto); unknown names fail here, before mpirun starts. */
+function backendRequest(value: string | undefined): BackendRequest {
+  if (value === undefined || value === 'auto') return 'auto';
+  const name = BACKEND_NAMES.find((known) => known === value);
+  if (name === undefined) throw new Error(`--backend must be one of auto, ${BACKEND_NAMES.join(', ')}; got "${value}"`);
+  return name;
+}
+
+/**
+ * The engine the ranks will use. Local ranks run on this machine with this node_modules, so resolving here is
+ * what they will resolve; on a hostfile the plan assumes the hosts look like this one (and says so).
+ */
+export function rankEngine(trainerArgs: readonly string[]): EngineResolution {
+  return resolveBackend(backendRequest(trainerFlag(trainerArgs, '--backend')));
 }
 
 export function buildPlan(argv: readonly string[]): { plan: MpirunPlan; dryRun: boolean } {
@@ -24,6 +41,7 @@ export function buildPlan(argv: readonly string[]): { plan: MpirunPlan; dryRun: 
   const hostfileSlots = hostfile === undefined ? undefined : totalSlots(parseHostfile(readFileSync(hostfile, 'utf8')));
   const tsxLoader = import.meta.resolve('tsx');
   const plan = planMpirun({
+    engine: rankEngine(args.trainerArgs),
     np: args.np,
     hostfile,
     hostfileSlots,

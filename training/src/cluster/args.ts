@@ -62,3 +62,23 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherArgs {
   }
   return parsed;
 }
+
+/**
+ * The value the trainer will read for `flag` (`--flag V` or `--flag=V`, the last one winning, as
+ * parseTrainArgs does), or undefined when the flag is absent or has no value.
+ */
+export function trainerFlag(trainerArgs: readonly string[], flag: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < trainerArgs.length; i += 1) {
+    const arg = trainerArgs[i];
+    if (arg.startsWith(`${flag}=`)) found = arg.slice(flag.length + 1);
+    else if (arg === flag) {
+      const next = trainerArgs[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        found = next;
+        i += 1;
+      }
+    }
+  }
+  return found;
+}

@@ -1,9 +1,15 @@
-// Pure planning of the mpirun command: rank count, threads per rank, mapping/binding, oversubscription, env.
+// Pure planning of the mpirun command by engine: rank count, threads per rank, mapping/binding, oversubscription, env.
+import type { EngineResolution } from '../engine/backend.ts';
 import type { MachineTopology } from './topology.ts';
 
 export type MapBy = 'socket' | 'numa' | 'core';
 
 export interface ClusterOptions {
+  /**
+   * The engine the ranks will compute with (resolveBackend of the trainer's --backend). Threaded engines get one
+   * rank per socket/NUMA domain with its cores as threads; single-threaded ones one rank per core.
+   */
+  engine: EngineResolution;
   np?: number;
   hostfile?: string;
   /** Slots the hostfile offers in total (null: unknown, a host without slots=). */
@@ -27,7 +33,7 @@ export interface MpirunPlan {
   /** 'core': each rank bound to its own threadsPerRank cores; 'none': more threads than cores, unbound. */
   bindTo: 'core' | 'none';
   oversubscribe: boolean;
-  /** Human-readable reasons for the choices that were not asked for. */
+  /** Human-readable lines: the engine and the layout it gets, then each choice and why (asked for or derived). */
   notes: string[];
 }
 
@@ -42,6 +48,11 @@ export function defaultMapBy(machine: MachineTopology): MapBy {
   return machine.numaNodes > machine.sockets ? 'numa' : 'socket';
 }
 
+/** The mapping level an engine gets when --map-by is not given: a threaded engine's domains, else cores. */
+export function engineMapBy(engine: EngineResolution, machine: MachineTopology): MapBy {
+  return engine.threaded ? defaultMapBy(machine) : 'core';
+}
+
 /** How many objects of the mapping level one machine has. */
 export function domainsOf(machine: MachineTopology, mapBy: MapBy): number {
   switch (mapBy) {
@@ -49,6 +60,23 @@ export function domainsOf(machine: MachineTopology, mapBy: MapBy): number {
     case 'numa': return Math.max(1, machine.numaNodes || machine.sockets);
     case 'core': return Math.max(1, machine.cores);
   }
+}
+
+const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+const DOMAIN_NAMES: Record<MapBy, string> = { socket: 'socket', numa: 'NUMA domain', core: 'core' };
+
+/** "engine: native (auto: ...): one rank per socket with its cores as threads", plus which launcher flags override it. */
+function engineNote(options: ClusterOptions, machine: MachineTopology): string {
+  const { engine } = options;
+  const layout = engine.threaded
+    ? `threaded, so one rank per ${DOMAIN_NAMES[engineMapBy(engine, machine)]} with its cores as threads`
+    : 'single-threaded in Node, so one rank per core, 1 thread each';
+  const given = Object.entries({ '--np': options.np, '--threads-per-rank': options.threadsPerRank, '--map-by': options.mapBy })
+    .filter(([, value]) => value !== undefined)
+    .map(([flag]) => flag);
+  const override = given.length === 0 ? '' : `; ${given.join(', ')} given: ${given.length === 1 ? 'it wins' : 'they win'}`;
+  return `engine: ${engine.name} (${engine.why}): ${layout}${override}`;
 }
 
 /** OpenMPI 4.1 refuses `core:PE=T` for T > 1; `slot:PE=T` packs ranks on consecutive cores instead. */
@@ -60,34 +88,50 @@ export function planMpirun(options: ClusterOptions, machine: MachineTopology): M
   requirePositiveInteger('np', options.np);
   requirePositiveInteger('threadsPerRank', options.threadsPerRank);
   if (options.program.length === 0) throw new Error('planMpirun: program is empty');
-  const notes: string[] = [];
-  const mapBy = options.mapBy ?? defaultMapBy(machine);
+  const { engine } = options;
+  const notes: string[] = [engineNote(options, machine)];
+  const mapBy = options.mapBy ?? engineMapBy(engine, machine);
   const onHostfile = options.hostfile !== undefined;
+  if (onHostfile) {
+    notes.push(`engine and cores judged on this machine: assuming the hosts look like it (same engine installed, same cores)`);
+  }
+  if (options.mapBy !== undefined) notes.push(`map by ${mapBy}: --map-by`);
 
   let np: number;
-  if (options.np !== undefined) np = options.np;
-  else if (onHostfile) {
+  if (options.np !== undefined) {
+    np = options.np;
+    notes.push(`np ${np}: --np`);
+  } else if (onHostfile) {
     if (options.hostfileSlots === null || options.hostfileSlots === undefined) {
       throw new Error('--hostfile without slots=N on every host: pass --np explicitly');
     }
     np = options.hostfileSlots;
     notes.push(`np ${np}: the hostfile's slots`);
-  } else if (mapBy === 'core') {
-    np = Math.max(1, Math.floor(machine.cores / (options.threadsPerRank ?? 1)));
-    notes.push(`np ${np}: ${machine.cores} cores / ${options.threadsPerRank ?? 1} threads per rank`);
+  } else if (mapBy === 'core' || !engine.threaded) {
+    const threads = options.threadsPerRank ?? 1;
+    np = Math.max(1, Math.floor(machine.cores / threads));
+    notes.push(`np ${np}: ${machine.cores} cores / ${count(threads, 'thread')} per rank`);
   } else {
     np = domainsOf(machine, mapBy);
-    notes.push(`np ${np}: one rank per ${mapBy === 'numa' ? 'NUMA domain' : 'socket'} on this machine`);
+    notes.push(`np ${np}: one rank per ${DOMAIN_NAMES[mapBy]} on this machine`);
   }
 
-  // Ranks sharing one machine: all of them locally; on a hostfile, assume nodes shaped like this one.
-  const ranksPerMachine = onHostfile ? Math.min(np, domainsOf(machine, mapBy)) : np;
   let threadsPerRank: number;
-  if (options.threadsPerRank !== undefined) threadsPerRank = options.threadsPerRank;
-  else {
+  if (options.threadsPerRank !== undefined) {
+    threadsPerRank = options.threadsPerRank;
+    notes.push(`threads per rank ${threadsPerRank}: --threads-per-rank`);
+    if (!engine.threaded && threadsPerRank > 1) {
+      notes.push(`${engine.name} uses one thread per rank in Node: --threads-per-rank ${threadsPerRank} kept as asked, ` +
+        'but each rank computes on one thread');
+    }
+  } else if (!engine.threaded) {
+    threadsPerRank = 1;
+    notes.push(`threads per rank 1: ${engine.name} uses one thread per rank in Node`);
+  } else {
+    // Ranks sharing one machine: all of them locally; on a hostfile, assume nodes shaped like this one.
+    const ranksPerMachine = onHostfile ? Math.min(np, domainsOf(machine, mapBy)) : np;
     threadsPerRank = Math.max(1, Math.floor(machine.cores / ranksPerMachine));
-    notes.push(`threads per rank ${threadsPerRank}: ${machine.cores} cores / ${ranksPerMachine} ranks per machine` +
-      (onHostfile ? ' (assuming the hosts look like this machine)' : ''));
+    notes.push(`threads per rank ${threadsPerRank}: ${machine.cores} cores / ${count(ranksPerMachine, 'rank')} per machine`);
   }
 
   let bindTo: MpirunPlan['bindTo'] = 'core';
