@@ -289,29 +289,3 @@ export function groupChannels(files: InputFile[], options: GroupingOptions = {})
   const fields = [...fieldsById.values()];
   return { fields, unassigned, problems: fields.flatMap((f) => f.problems) };
 }
-
-/**
- * After decoding: reports channels whose planes differ in size (they cannot be stacked into one input).
- * `sizes` holds each assigned channel's decoded width and height. The problems are also added to the field.
- */
-export function checkChannelSizes(field: Field, sizes: Partial<Record<ChannelName, { width: number; height: number }>>): FieldProblem[] {
-  const present = CHANNELS.filter((c) => sizes[c]);
-  if (present.length < 2) return [];
-  const [first, ...rest] = present;
-  const a = sizes[first]!;
-  const problems: FieldProblem[] = [];
-  for (const channel of rest) {
-    const b = sizes[channel]!;
-    if (b.width !== a.width || b.height !== a.height) {
-      problems.push({
-        fieldId: field.id,
-        kind: 'unequal-size',
-        channel,
-        message: `Field ${field.id}: the ${channel} image is ${b.width} x ${b.height} pixels but the ${first} image is ${a.width} x ${a.height}; the channels must be the same size.`,
-      });
-    }
-  }
-  field.problems.push(...problems);
-  if (problems.length > 0) field.complete = false;
-  return problems;
-}

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { checkChannelSizes, groupChannels, parseFileName, type InputFile } from '../../src/core/grouping.ts';
+import { groupChannels, parseFileName, type InputFile } from '../../src/core/grouping.ts';
 import { parseImageTable } from '../../src/core/metadata.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -145,16 +145,5 @@ describe('other naming patterns', () => {
     expect(parseFileName('Week6_200607_F10_s1_w18277D67B-2726-41F0-B5A5-4300C0230936.tif')).toMatchObject({
       well: 'F10', site: 1, channelIndex: 1, plate: 'Week6_200607', stem: 'Week6_200607_F10_s1',
     });
-  });
-});
-
-describe('checkChannelSizes', () => {
-  test('reports a channel of another size and marks the field incomplete', () => {
-    const { fields } = groupChannels(['a_DAPI.tif', 'a_tubulin.tif', 'a_actin.tif'].map((name) => ({ name })));
-    const field = fields[0];
-    expect(checkChannelSizes(field, { DNA: { width: 1280, height: 1024 }, Tubulin: { width: 1280, height: 1024 }, Actin: { width: 1280, height: 1024 } })).toEqual([]);
-    const problems = checkChannelSizes(field, { DNA: { width: 1280, height: 1024 }, Tubulin: { width: 640, height: 512 }, Actin: { width: 1280, height: 1024 } });
-    expect(problems).toEqual([expect.objectContaining({ kind: 'unequal-size', channel: 'Tubulin' })]);
-    expect(field.complete).toBe(false);
   });
 });

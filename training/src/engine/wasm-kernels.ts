@@ -56,9 +56,6 @@ const maxPoolGrad: tf.KernelFunc = (args) => {
   return originalMaxPoolGrad.kernelFunc(args);
 };
 
-/** Names of the kernels this module puts on the 'wasm' backend. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'] as const;
-
 let registered = false;
 
 /** Registers our training kernels for 'wasm' (idempotent). Call after importing the wasm backend. */

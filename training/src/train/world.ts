@@ -3,7 +3,6 @@
 export interface World {
   rank: number;
   size: number;
-  localRank: number;
   /** Element-wise mean over ranks, in place (sum by allreduce, then divide by world size). */
   allreduceMean(data: Float32Array, label: string): Promise<void>;
   /** Root's buffer copied into every rank's buffer, in place. */
@@ -16,7 +15,6 @@ export interface World {
 const single: World = {
   rank: 0,
   size: 1,
-  localRank: 0,
   allreduceMean: async () => {},
   broadcast: async () => {},
   barrier: () => {},
@@ -36,7 +34,6 @@ export async function createWorld(): Promise<World> {
   return {
     rank,
     size,
-    localRank: mpi.localRank(),
     async allreduceMean(data, label) {
       await mpi.allreduceSumAsync(data, { label });
       const inv = 1 / size;
