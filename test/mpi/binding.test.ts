@@ -23,7 +23,7 @@ describe.skipIf(!hasMpirun)(suiteTitle, () => {
     expect(['serialized', 'multiple']).toContain(ranks[0].threadLevel);
   });
 
-  it('sums Float32Arrays exactly, blocking and async, odd lengths and offset views', async () => {
+  it('sums Float32Arrays exactly, blocking and async, odd lengths and offset views; refuses NaN or negative watchdog times', async () => {
     const result = await runFixture('allreduce.ts');
     expectClean(result);
     const reports = resultLines<{ rank: number; checked: string[] }>(result.stdout);
@@ -32,6 +32,7 @@ describe.skipIf(!hasMpirun)(suiteTitle, () => {
       expect(report.checked).toContain('blocking:1048579');
       expect(report.checked).toContain('async:3');
       expect(report.checked).toContain('offset-view');
+      expect(report.checked).toContain('timeouts');
     }
   });
 

@@ -1,6 +1,8 @@
 // N-API addon over the system MPI: init, ranks, allreduce-sum / broadcast / barrier with a per-collective watchdog.
 #include <napi.h>
 #include <mpi.h>
+
+#include <cmath>
 #include <dlfcn.h>
 
 #include <atomic>
@@ -386,7 +388,14 @@ CollectiveArgs ReadCollectiveArgs(const Napi::Value& value) {
   Napi::Value label = options.Get("label");
   if (label.IsString()) args.label = label.As<Napi::String>().Utf8Value();
   Napi::Value timeout = options.Get("timeoutMs");
-  if (timeout.IsNumber()) args.timeoutMs = timeout.As<Napi::Number>().DoubleValue();
+  if (!timeout.IsUndefined() && !timeout.IsNull()) {
+    double ms = timeout.IsNumber() ? timeout.As<Napi::Number>().DoubleValue() : std::nan("");
+    // NaN or a negative time is a caller's bug; Infinity and 0 mean no watchdog (a cast of either would be undefined).
+    if (std::isnan(ms) || ms < 0) {
+      throw Napi::RangeError::New(value.Env(), "timeoutMs must be a number >= 0 (0 or Infinity: no watchdog)");
+    }
+    args.timeoutMs = std::isinf(ms) ? 0 : ms;
+  }
   return args;
 }
 
