@@ -13,7 +13,8 @@ export function topK(probabilities: ArrayLike<number>, k: number): { index: numb
     .slice(0, k);
 }
 
-export interface FieldPrediction {
+/** One field's class probabilities under its treatment: what aggregateTreatments averages. */
+export interface TreatmentField {
   treatment: string;
   probabilities: ArrayLike<number>;
   /** Ground-truth class index, when known. */
@@ -29,7 +30,7 @@ export interface TreatmentPrediction {
 }
 
 /** Per treatment: the mean of its fields' probabilities, then argmax. */
-export function aggregateTreatments(fields: FieldPrediction[]): TreatmentPrediction[] {
+export function aggregateTreatments(fields: TreatmentField[]): TreatmentPrediction[] {
   const byTreatment = new Map<string, { sum: Float64Array; n: number; label?: number }>();
   for (const f of fields) {
     let t = byTreatment.get(f.treatment);

@@ -1,6 +1,7 @@
 // The model bundle: TF.js layers model (model.json + weight shards) plus moa-lens.json; writer and verifying loader.
 import type * as tf from '@tensorflow/tfjs-core';
 import { validatePreprocessSpec, type PreprocessSpec } from './preprocess.ts';
+import type { TilingSpec } from './tiling.ts';
 
 export const BUNDLE_FORMAT = 'moa-lens-bundle';
 export const BUNDLE_VERSION = 1;
@@ -19,8 +20,7 @@ export interface BundleMetadata {
   /** Model input: height x width x channels (model pixels). */
   input: { height: number; width: number; channels: number };
   preprocessing: PreprocessSpec;
-  /** Minimum overlap between tiles, in model pixels, when a field is larger than the input. */
-  tiling: { minOverlap: number };
+  tiling: TilingSpec;
   architecture: { name: 'M-CNN'; widthMultiplier: number; parameters: number };
   /** How the weights are stored: float32, or quantised in the TF.js manifest. */
   weights: { dtype: 'float32' | 'float16' | 'uint8'; bytes: number };

@@ -42,3 +42,17 @@ export class MetadataError extends Error {
     this.row = row;
   }
 }
+
+/** Where a field failed on its way to a prediction. */
+export type FieldStage = 'read' | 'decode' | 'preprocess' | 'infer';
+
+/** An error in one field, tagged with the stage it happened in; `message` is a sentence for the user. */
+export class FieldError extends Error {
+  readonly stage: FieldStage;
+
+  constructor(stage: FieldStage, message: string) {
+    super(message);
+    this.name = 'FieldError';
+    this.stage = stage;
+  }
+}

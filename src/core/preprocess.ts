@@ -133,7 +133,7 @@ export function percentiles(values: Float32Array, ps: number[]): number[] {
  * Maps the planes of one field (in spec.channels order) to the model's float input.
  * Non-finite pixels become 0; a constant plane becomes all zeros, never NaN.
  */
-export function preprocessField(planes: PixelPlane[], spec: PreprocessSpec): ModelImage {
+export function preprocessField(planes: readonly PixelPlane[], spec: PreprocessSpec): ModelImage {
   validatePreprocessSpec(spec);
   const c = spec.channels.length;
   if (planes.length !== c) throw new Error(`Expected ${c} channel planes (${spec.channels.join(', ')}), got ${planes.length}.`);

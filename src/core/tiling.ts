@@ -1,6 +1,15 @@
 // Tiling: cover a preprocessed field with model-sized tiles, and fold tile predictions into a field prediction.
 import type { ModelImage } from './preprocess.ts';
 
+/** How fields are tiled at inference; stored in every bundle. */
+export interface TilingSpec {
+  /** Minimum overlap between neighbouring tiles, in model pixels, when a field is larger than the input. */
+  minOverlap: number;
+}
+
+/** The trainer's tiling: what it evaluates with and records in the bundles it exports. */
+export const DEFAULT_TILING: TilingSpec = { minOverlap: 0 };
+
 /** One tile: where it sits in the field and how much of it is padding. */
 export interface Tile {
   index: number;
@@ -38,7 +47,7 @@ function tileStarts(l: number, t: number, minOverlap: number): number[] {
  * pixels (spread evenly so the last tile ends at the field edge); a field smaller than a tile along
  * an axis gets one tile there, padded with zeros at the bottom/right, and the pad is recorded.
  */
-export function tileField(fieldHeight: number, fieldWidth: number, tileHeight: number, tileWidth: number, minOverlap = 0): TileGrid {
+export function tileField(fieldHeight: number, fieldWidth: number, tileHeight: number, tileWidth: number, minOverlap = DEFAULT_TILING.minOverlap): TileGrid {
   if (!(fieldHeight > 0 && fieldWidth > 0)) throw new Error(`Cannot tile an empty ${fieldHeight}x${fieldWidth} field.`);
   const ys = tileStarts(fieldHeight, tileHeight, minOverlap);
   const xs = tileStarts(fieldWidth, tileWidth, minOverlap);

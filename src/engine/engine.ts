@@ -7,9 +7,12 @@ import type {
   Engine,
   EngineMemory,
   EngineOptions,
+  DisplayOptions,
+  FieldDisplay,
   FieldInput,
   FieldResult,
   LoadedBundle,
+  OfflineFile,
 } from './types.ts';
 
 /** Fields posted ahead of the one being classified: the worker never waits, memory stays bounded. */
@@ -131,6 +134,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       const run = classifyChain.then(() => runClassify(fields, opts));
       classifyChain = run.catch(() => undefined);
       return run;
+    },
+    async displayField(field: FieldInput, opts: DisplayOptions = {}): Promise<FieldDisplay> {
+      return ((await request({ type: 'display', id: nextId++, field, maxSide: opts.maxSide })) as Extract<FromWorker, { type: 'display' }>).display;
+    },
+    async offlineFiles(source: BundleSource = 'default'): Promise<OfflineFile[]> {
+      return ((await request({ type: 'offlineFiles', id: nextId++, source })) as Extract<FromWorker, { type: 'offlineFiles' }>).files;
     },
     async memory(): Promise<EngineMemory> {
       return ((await request({ type: 'memory', id: nextId++ })) as Extract<FromWorker, { type: 'memory' }>).memory;

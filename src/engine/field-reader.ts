@@ -1,19 +1,9 @@
 // Field input -> channel planes in the bundle's channel order: read bytes, sniff the format, decode (TIFF or PNG/JPEG).
+import { FieldError } from '../core/errors.ts';
 import { decodeTiff } from '../core/tiff/index.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane } from '../core/preprocess.ts';
-import type { FieldInput, FieldStage, ImageBytes } from './types.ts';
-
-/** An error in one field, tagged with the stage it happened in. */
-export class FieldError extends Error {
-  constructor(
-    readonly stage: FieldStage,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'FieldError';
-  }
-}
+import type { FieldInput, ImageBytes } from './types.ts';
 
 export interface DecodedField {
   planes: PixelPlane[];

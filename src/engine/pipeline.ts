@@ -1,102 +1,85 @@
-// One field through the model: preprocess (core) -> tiles -> batched predict -> area-weighted field probabilities.
-import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+// One field in the worker: read and decode it (field-reader), run the core field pipeline with the loaded model, report a FieldResult.
 import type { BundleMetadata } from '../core/bundle.ts';
 import { argmax, topK } from '../core/aggregate.ts';
-import { preprocessField } from '../core/preprocess.ts';
-import { aggregateTiles, extractTile, tileField } from '../core/tiling.ts';
-import { FieldError, readField } from './field-reader.ts';
-import type { FieldInput, FieldResult, FieldSuccess } from './types.ts';
+import { displayPlanes } from '../core/display.ts';
+import { FieldError } from '../core/errors.ts';
+import { predictField, type PredictBatch, type TimedFieldPrediction } from '../core/field-pipeline.ts';
+import type { ChannelName } from '../core/labels.ts';
+import { readField, type DecodedField } from './field-reader.ts';
+import type { FieldDisplay, FieldInput, FieldResult, FieldSuccess } from './types.ts';
 
+/** The loaded bundle as the worker runs it: its metadata, its model as a PredictBatch, and tiles per call. */
 export interface PipelineModel {
-  model: tfl.LayersModel;
   metadata: BundleMetadata;
+  predictBatch: PredictBatch;
   batchSize: number;
 }
 
-/** Runs the tiles of one preprocessed field through the model, `batchSize` at a time; tiles x classes. */
-async function predictTiles(pm: PipelineModel, image: ReturnType<typeof preprocessField>, grid: ReturnType<typeof tileField>, shouldStop: () => boolean): Promise<Float32Array> {
-  const { height, width, channels } = pm.metadata.input;
-  const classes = pm.metadata.classes.length;
-  const tileValues = height * width * channels;
-  const out = new Float32Array(grid.tiles.length * classes);
-  for (let start = 0; start < grid.tiles.length; start += pm.batchSize) {
-    if (shouldStop()) throw new DOMException('Classification was cancelled.', 'AbortError');
-    const batch = grid.tiles.slice(start, start + pm.batchSize);
-    const input = new Float32Array(batch.length * tileValues);
-    batch.forEach((tile, i) => extractTile(image, grid, tile, input.subarray(i * tileValues, (i + 1) * tileValues)));
-    const x = tf.tensor4d(input, [batch.length, height, width, channels]);
-    let y: tf.Tensor | undefined;
-    try {
-      y = pm.model.predict(x) as tf.Tensor;
-      out.set((await y.data()) as Float32Array, start * classes);
-    } finally {
-      x.dispose();
-      y?.dispose();
-    }
-  }
-  return out;
+function cancelled(): DOMException {
+  return new DOMException('Classification was cancelled.', 'AbortError');
 }
 
-/** Classifies one field; failures come back as a FieldFailure naming the stage and the file. */
+function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedField, prediction: TimedFieldPrediction): FieldSuccess {
+  const { probabilities, tileProbabilities, grid } = prediction;
+  const predicted = argmax(probabilities);
+  return {
+    id: field.id,
+    ok: true,
+    probabilities,
+    predicted,
+    predictedLabel: metadata.classes[predicted],
+    confidence: probabilities[predicted],
+    top3: topK(probabilities, 3).map(({ index, probability }) => ({ index, probability, label: metadata.classes[index] })),
+    tileProbabilities,
+    tiles: {
+      fieldHeight: grid.fieldHeight,
+      fieldWidth: grid.fieldWidth,
+      sourceHeight: decoded.planes[0].height,
+      sourceWidth: decoded.planes[0].width,
+      binning: metadata.preprocessing.binning,
+      tileHeight: grid.tileHeight,
+      tileWidth: grid.tileWidth,
+      rows: grid.rows,
+      cols: grid.cols,
+      tiles: grid.tiles.map(({ y, x, validHeight, validWidth }) => ({ y, x, validHeight, validWidth })),
+    },
+    timings: { readMs: decoded.readMs, decodeMs: decoded.decodeMs, preprocessMs: prediction.preprocessMs, inferMs: prediction.inferMs },
+    notes: decoded.notes,
+  };
+}
+
+/** Classifies one field; failures come back as a FieldFailure naming the stage and the file; a cancel rejects with an AbortError. */
 export async function classifyField(pm: PipelineModel, field: FieldInput, shouldStop: () => boolean = () => false): Promise<FieldResult> {
   const { metadata } = pm;
-  const spec = metadata.preprocessing;
+  // Checked before every tile batch: a cancel stops the field at its next batch.
+  const predictBatch: PredictBatch = (tiles, count) => {
+    if (shouldStop()) throw cancelled();
+    return pm.predictBatch(tiles, count);
+  };
   try {
-    const decoded = await readField(field, spec.channels);
-    let t = performance.now();
-    let image;
-    try {
-      image = preprocessField(decoded.planes, spec);
-    } catch (e) {
-      throw new FieldError('preprocess', `Field ${field.id}: ${(e as Error).message}`);
-    }
-    const sourceHeight = decoded.planes[0].height;
-    const sourceWidth = decoded.planes[0].width;
-    decoded.planes = [];
-    const grid = tileField(image.height, image.width, metadata.input.height, metadata.input.width, metadata.tiling.minOverlap);
-    const preprocessMs = performance.now() - t;
-    t = performance.now();
-    let tileProbabilities: Float32Array;
-    try {
-      tileProbabilities = await predictTiles(pm, image, grid, shouldStop);
-    } catch (e) {
-      if ((e as Error).name === 'AbortError') throw e;
-      throw new FieldError('infer', `Field ${field.id}: inference failed (${(e as Error).message}).`);
-    }
-    const inferMs = performance.now() - t;
-    const k = metadata.classes.length;
-    const rows = grid.tiles.map((_, i) => tileProbabilities.subarray(i * k, (i + 1) * k));
-    const probabilities = aggregateTiles(rows, grid);
-    const predicted = argmax(probabilities);
-    const result: FieldSuccess = {
-      id: field.id,
-      ok: true,
-      probabilities,
-      predicted,
-      predictedLabel: metadata.classes[predicted],
-      confidence: probabilities[predicted],
-      top3: topK(probabilities, 3).map(({ index, probability }) => ({ index, probability, label: metadata.classes[index] })),
-      tileProbabilities,
-      tiles: {
-        fieldHeight: grid.fieldHeight,
-        fieldWidth: grid.fieldWidth,
-        sourceHeight,
-        sourceWidth,
-        binning: spec.binning,
-        tileHeight: grid.tileHeight,
-        tileWidth: grid.tileWidth,
-        rows: grid.rows,
-        cols: grid.cols,
-        tiles: grid.tiles.map(({ y, x, validHeight, validWidth }) => ({ y, x, validHeight, validWidth })),
-      },
-      timings: { readMs: decoded.readMs, decodeMs: decoded.decodeMs, preprocessMs, inferMs },
-      notes: decoded.notes,
-    };
-    return result;
+    const decoded = await readField(field, metadata.preprocessing.channels);
+    const prediction = await predictField(decoded.planes, metadata, predictBatch, pm.batchSize);
+    return success(field, metadata, decoded, prediction);
   } catch (e) {
-    if (e instanceof FieldError) return { id: field.id, ok: false, stage: e.stage, message: e.message };
     if ((e as Error).name === 'AbortError') throw e;
-    return { id: field.id, ok: false, stage: 'infer', message: `Field ${field.id}: ${(e as Error).message}` };
+    if (!(e instanceof FieldError)) return { id: field.id, ok: false, stage: 'infer', message: `Field ${field.id}: ${(e as Error).message}` };
+    // Read and decode errors name the file; the pipeline's name the field here.
+    const message = e.stage === 'read' || e.stage === 'decode' ? e.message : `Field ${field.id}: ${e.message}`;
+    return { id: field.id, ok: false, stage: e.stage, message };
   }
+}
+
+/** Reads and decodes a field as classifyField does, and box-averages its planes for display. */
+export async function displayField(field: FieldInput, channels: readonly ChannelName[], maxSide?: number): Promise<FieldDisplay> {
+  const decoded = await readField(field, channels);
+  const display = displayPlanes(decoded.planes, maxSide);
+  return {
+    id: field.id,
+    channels: [...channels],
+    planes: display.planes,
+    binning: display.binning,
+    sourceHeight: decoded.planes[0].height,
+    sourceWidth: decoded.planes[0].width,
+    notes: decoded.notes,
+  };
 }

@@ -1,5 +1,5 @@
 // Messages between the engine's main-thread handle and its worker.
-import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldInput, FieldResult, LoadedBundle } from './types.ts';
+import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile } from './types.ts';
 
 export type ToWorker =
   | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string }
@@ -7,6 +7,8 @@ export type ToWorker =
   | { type: 'classifyStart'; id: number; total: number }
   | { type: 'field'; id: number; index: number; field: FieldInput }
   | { type: 'cancel'; id: number }
+  | { type: 'display'; id: number; field: FieldInput; maxSide?: number }
+  | { type: 'offlineFiles'; id: number; source: BundleSource }
   | { type: 'memory'; id: number };
 
 /** A serialisable error: name (BundleError, AbortError, ...) and message. */
@@ -20,5 +22,7 @@ export type FromWorker =
   | { type: 'bundle'; id: number; bundle: LoadedBundle }
   | { type: 'result'; id: number; index: number; result: FieldResult }
   | { type: 'classifyDone'; id: number }
+  | { type: 'display'; id: number; display: FieldDisplay }
+  | { type: 'offlineFiles'; id: number; files: OfflineFile[] }
   | { type: 'memory'; id: number; memory: EngineMemory }
   | { type: 'error'; id: number; error: WireError };

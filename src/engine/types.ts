@@ -1,7 +1,11 @@
 // Public types of the inference engine: what the app passes in and what comes back.
 import type { BundleMetadata } from '../core/bundle.ts';
+import type { DisplayPlane } from '../core/display.ts';
+import type { FieldStage } from '../core/errors.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane, PreprocessSpec } from '../core/preprocess.ts';
+
+export type { DisplayPlane, FieldStage };
 
 /** Which TF.js backend to use. 'auto': WebGPU when an adapter exists, else WASM; 'cpu' only when asked. */
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
@@ -151,8 +155,6 @@ export interface FieldSuccess {
   notes: string[];
 }
 
-export type FieldStage = 'read' | 'decode' | 'preprocess' | 'infer';
-
 export interface FieldFailure {
   id: string;
   ok: false;
@@ -187,6 +189,34 @@ export interface ClassifyOptions {
   collect?: boolean;
 }
 
+/** A field as the field view draws it, decoded in the engine's worker (the page never decodes images). */
+export interface FieldDisplay {
+  id: string;
+  /** Channel names of `planes`: the loaded bundle's channel order (DNA, Tubulin, Actin without a bundle). */
+  channels: ChannelName[];
+  /** One plane per channel, box-averaged so the longest side is at most `maxSide`; 8- and 16-bit values kept. */
+  planes: DisplayPlane[];
+  /** Field pixels per display pixel. */
+  binning: number;
+  /** Size as decoded (field pixels). */
+  sourceHeight: number;
+  sourceWidth: number;
+  /** Decoder notes worth showing. */
+  notes: string[];
+}
+
+export interface DisplayOptions {
+  /** Longest side of the display planes in pixels (default 1280: a BBBC021 field at full resolution). */
+  maxSide?: number;
+}
+
+/** A same-origin file the engine fetches (WASM binaries, bundle files), with its sha256 where the bundle records one. */
+export interface OfflineFile {
+  /** Absolute URL. */
+  url: string;
+  sha256?: string;
+}
+
 /** Memory as the backend reports it (tf.memory()) plus the worker's JS heap where the browser exposes it. */
 export interface EngineMemory {
   numTensors: number;
@@ -202,6 +232,16 @@ export interface Engine {
   loadBundle(source: BundleSource): Promise<LoadedBundle>;
   /** Classifies fields with the loaded bundle, one at a time in the worker (memory does not grow with their number). */
   classify(fields: FieldInput[], options?: ClassifyOptions): Promise<FieldResult[]>;
+  /**
+   * Reads and decodes a field in the worker, as classify does, and returns planes to draw. Runs beside a
+   * classification in progress; rejects with an error named FieldError that names the file.
+   */
+  displayField(field: FieldInput, options?: DisplayOptions): Promise<FieldDisplay>;
+  /**
+   * Every file the engine fetches to run `source` (default: the bundle models/index.json names), for a
+   * service worker to keep offline: the WASM binaries and, for a bundle served from a folder, its files.
+   */
+  offlineFiles(source?: BundleSource): Promise<OfflineFile[]>;
   memory(): Promise<EngineMemory>;
   /** Terminates the worker and frees everything. */
   dispose(): void;

@@ -2,18 +2,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { bundleIOHandler } from '../core/bundle.ts';
+import { CHANNELS } from '../core/labels.ts';
+import { layersPredictBatch } from '../core/layers-predict.ts';
 import { initBackend } from './backend.ts';
 import { batchSizeFor, largestActivationBytes, WASM_LIMITS, webgpuLimits } from './batching.ts';
-import { readBundle } from './bundle-source.ts';
-import { classifyField, type PipelineModel } from './pipeline.ts';
+import { readBundle, servedBundleFiles } from './bundle-source.ts';
+import { classifyField, displayField, type PipelineModel } from './pipeline.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
-import type { BackendInfo, EngineMemory, FieldInput, LoadedBundle } from './types.ts';
+import type { BackendInfo, BundleSource, EngineMemory, FieldInput, LoadedBundle, OfflineFile } from './types.ts';
+import { WASM_FILE_URLS } from './wasm-files.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
 let info: BackendInfo | undefined;
 let baseUrl = '';
-let current: PipelineModel | undefined;
+let current: (PipelineModel & { model: tfl.LayersModel }) | undefined;
 
 interface Job {
   id: number;
@@ -43,13 +46,11 @@ async function loadModel(id: number, source: Parameters<typeof readBundle>[0]): 
   const limits = info.name === 'webgpu' ? webgpuLimits(info.maxBindingBytes ?? 128 * 1024 * 1024) : WASM_LIMITS;
   const batchSize = batchSizeFor(perTile, limits);
   const { height, width, channels } = bundle.metadata.input;
+  const predictBatch = layersPredictBatch(model, bundle.metadata.input);
   // Warm-up: compiles shaders / allocates once, so the first field's timing is honest.
-  const warmInput = tf.zeros([1, height, width, channels]);
-  const warmOutput = model.predict(warmInput) as tf.Tensor;
-  await warmOutput.data();
-  tf.dispose([warmInput, warmOutput]);
+  await predictBatch(new Float32Array(height * width * channels), 1);
   current?.model.dispose();
-  current = { model, metadata: bundle.metadata, batchSize };
+  current = { model, metadata: bundle.metadata, predictBatch, batchSize };
   void id;
   const m = bundle.metadata;
   return {
@@ -83,6 +84,12 @@ async function runJob(j: Job): Promise<void> {
     post({ type: 'result', id: j.id, index: j.next, result }, transfer as Transferable[]);
     j.next++;
   }
+}
+
+/** The WASM binaries (as this worker resolves them) and the files of a served bundle. */
+async function offlineFiles(source: BundleSource): Promise<OfflineFile[]> {
+  const wasm = Object.values(WASM_FILE_URLS).map((url) => ({ url: new URL(url, scope.location.href).href }));
+  return [...wasm, ...(await servedBundleFiles(source, baseUrl))];
 }
 
 function memory(): EngineMemory {
@@ -147,6 +154,19 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
         job.queue.clear();
         job.wake?.();
       }
+      break;
+    // Display and file lists need no model: they run beside a classification, not after it.
+    case 'display':
+      displayField(msg.field, current?.metadata.preprocessing.channels ?? CHANNELS, msg.maxSide).then(
+        (display) => post({ type: 'display', id: msg.id, display }, display.planes.map((p) => p.data.buffer as ArrayBuffer)),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      );
+      break;
+    case 'offlineFiles':
+      offlineFiles(msg.source).then(
+        (files) => post({ type: 'offlineFiles', id: msg.id, files }),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      );
       break;
     case 'memory':
       try {

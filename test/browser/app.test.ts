@@ -1,5 +1,5 @@
 // The app in Chromium: folder and drop input, predictions and accuracy equal to Node's, bad files listed, offline, no foreign request.
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -12,7 +12,7 @@ import { parseImageTable, parseMoaTable, moaLookup, treatmentKey } from '../../s
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { tinyBundleFiles, writeFilesTo } from './harness/fixtures.ts';
-import { loadReference, referenceProbabilities } from './harness/node-reference.ts';
+import { loadReference, referencePrediction } from './harness/node-reference.ts';
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
 
 const METADATA_DIR = path.resolve(REPO_ROOT, '../shared/bbbc021');
@@ -63,6 +63,11 @@ beforeAll(async () => {
   await rm(path.join(plate, missing.files.Actin.pathName, missing.files.Actin.fileName));
   await writeFile(path.join(plate, 'notes.txt'), 'lab notes');
 
+  // A field of Zstandard-compressed TIFFs (a codec geotiff loads on demand), for the field view.
+  const zstd = path.join(tmp.dir, 'zstd');
+  await mkdir(zstd);
+  for (const w of ['w1', 'w2', 'w4']) await copyFile(path.join(REPO_ROOT, 'test/fixtures/tiff/gray_u16_zstd.tif'), path.join(zstd, `B02_s1_${w}_zstd.tif`));
+
   // Node reference over the same files and bundle: per-field argmax, treatments, accuracy.
   const verified = await loadBundle(async (name) => bundleFiles.get(name)!, 'tiny');
   classes = verified.metadata.classes;
@@ -71,7 +76,7 @@ beforeAll(async () => {
   const fieldItems: { treatment: string; probabilities: Float32Array; label?: number; predicted: number }[] = [];
   for (const row of rows.slice(2)) {
     const tiffs = await Promise.all(CHANNELS.map((c) => readFile(path.join(plate, row.files[c].pathName, row.files[c].fileName))));
-    const { probabilities } = await referenceProbabilities(ref, tiffs.map((b) => new Uint8Array(b)));
+    const { probabilities } = await referencePrediction(ref, tiffs.map((b) => new Uint8Array(b)));
     const id = `${row.files.DNA.pathName}/${row.files.DNA.fileName.replace(/_w\d[0-9A-Fa-f-]*\.tiff?$/i, '')}`;
     const p = argmax(probabilities);
     predicted.set(id, classes[p]);
@@ -177,6 +182,27 @@ describe('MoA Lens app in Chromium', () => {
     const rows = await tableRows(page);
     expect(rows.length).toBeGreaterThanOrEqual(2);
     expect(rows.filter((r) => r.status === 'ok').length).toBeGreaterThanOrEqual(2);
+    await page.close();
+  }, 300_000);
+
+  it('shows a Zstandard field in the field view, decoded by the engine', async () => {
+    const page = await browser.newPage();
+    await openApp(page);
+    await page.setInputFiles('[data-testid="folder-input"]', path.join(tmp.dir, 'zstd'));
+    await classify(page);
+    const rows = await tableRows(page);
+    expect(rows.map((r) => r.status)).toEqual(['ok']);
+    await page.click(`[data-testid="field-table"] tr[data-field-id="${rows[0].id}"] button.link`);
+    await page.waitForSelector('[data-testid="field-view"]');
+    const shown = await page.waitForFunction(() => {
+      const error = document.querySelector('[data-testid="field-view"] .error')?.textContent;
+      if (error) return { error };
+      if (!document.querySelector('[data-testid="field-image"]:not(.hidden)')) return false;
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid="field-canvas"]')!;
+      const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
+      return { width: c.width, height: c.height, lit: data.some((v, i) => i % 4 !== 3 && v > 0) };
+    });
+    expect(await shown.jsonValue()).toEqual({ width: 40, height: 24, lit: true });
     await page.close();
   }, 300_000);
 

@@ -31,7 +31,7 @@ beforeAll(async () => {
   const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
   const index = await loadDatasetIndex(DEMO);
   const meta = bundle.metadata;
-  const ev = await evaluate(model, index.samples, index.samples.map((_, i) => i), meta.preprocessing, { ...meta.input, minOverlap: meta.tiling.minOverlap }, meta.classes.length);
+  const ev = await evaluate(model, index.samples, index.samples.map((_, i) => i), meta, meta.classes.length);
   model.dispose();
   node = { treatments: { n: ev.treatmentScores.n, correct: ev.treatmentScores.correct }, fields: { n: ev.fieldScores.n, correct: ev.fieldScores.correct } };
   server = await startServer({ mode: 'dev' });

@@ -1,20 +1,23 @@
 // Engine in Chromium: parity with a Node reference (WASM threads), WebGPU = WASM, cancel, bad files, tampered bundle, flat memory.
-import { readFile, writeFile, cp } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/core/bundle.ts';
 import { argmax } from '../../src/core/aggregate.ts';
+import { displayPlanes } from '../../src/core/display.ts';
+import { decodeTiff } from '../../src/core/tiff/index.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
-import { classifyInPage, createPageEngine, loadPageBundle, openProbe, pageHeapBytes, pageEngineMemory, type FieldUrls } from './harness/engine-driver.ts';
+import { classifyInPage, createPageEngine, displayInPage, loadPageBundle, openProbe, pageHeapBytes, pageEngineMemory, type FieldUrls } from './harness/engine-driver.ts';
 import { tinyBundleFiles, writeFieldTiffs, writeFilesTo, type FieldFiles } from './harness/fixtures.ts';
-import { loadReference, maxAbsDiff, referenceProbabilities } from './harness/node-reference.ts';
+import { loadReference, maxAbsDiff, referencePrediction } from './harness/node-reference.ts';
 import { WorkerHeapProbe } from './harness/worker-heap.ts';
-import { startServer, tempDir, type TestServer } from './harness/server.ts';
+import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
 import type { Page } from 'playwright-core';
 
 const MOUNT = '/__engine-test/';
+const ZSTD_TIFF = path.join(REPO_ROOT, 'test/fixtures/tiff/gray_u16_zstd.tif');
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let server: TestServer;
 let browser: TestBrowser;
@@ -37,6 +40,9 @@ beforeAll(async () => {
   const bytes = await readFile(shard);
   bytes[100] ^= 0xff;
   await writeFile(shard, bytes);
+  // A field of Zstandard TIFFs (a codec geotiff loads on demand), 40x24.
+  await mkdir(path.join(tmp.dir, 'zstd'));
+  for (const w of ['w1', 'w2', 'w4']) await copyFile(ZSTD_TIFF, path.join(tmp.dir, 'zstd', `Z01_s1_${w}.tif`));
   // Unreadable file for the bad-input case.
   await writeFile(path.join(tmp.dir, 'fields', 'broken.tif'), new TextEncoder().encode('this is not a TIFF'));
   // Memory test fields: small, one tile each.
@@ -76,11 +82,10 @@ describe('engine in Chromium', () => {
     let worst = 0;
     for (const [i, f] of fields.entries()) {
       const tiffs = await Promise.all(f.names.map((n) => readFile(path.join(tmp.dir, 'fields', n))));
-      const expected = await referenceProbabilities(ref, tiffs.map((b) => new Uint8Array(b)));
-      const got = results[i].probabilities!;
-      worst = Math.max(worst, maxAbsDiff(got, expected.probabilities));
+      const expected = await referencePrediction(ref, tiffs.map((b) => new Uint8Array(b)));
+      worst = Math.max(worst, maxAbsDiff(results[i].probabilities!, expected.probabilities), maxAbsDiff(results[i].tileProbabilities!, expected.tileProbabilities));
       expect(results[i].predicted).toBe(argmax(expected.probabilities));
-      expect(results[i].tileCount).toBe(expected.tiles.length);
+      expect(results[i].tileCount).toBe(expected.grid.tiles.length);
     }
     expect(results[0].tileCount).toBe(2);
     expect(results[5].tileCount).toBe(1);
@@ -132,6 +137,38 @@ describe('engine in Chromium', () => {
     const again = await classifyInPage(page, fieldUrls(fields.slice(0, 2)));
     expect(again.error).toBeUndefined();
     expect(again.results).toHaveLength(2);
+  });
+
+  it('displays fields decoded in the worker (Zstandard too), box-averaged to maxSide, beside a running classification', async () => {
+    const zstd: FieldUrls = { id: 'zstd', urls: ['w1', 'w2', 'w4'].map((w) => `${MOUNT}zstd/Z01_s1_${w}.tif`) };
+    const decoded = (await decodeTiff(await readFile(ZSTD_TIFF), 'zstd.tif')).planes[0];
+    const shown = await displayInPage(page, zstd);
+    expect(shown).toMatchObject({ channels: ['DNA', 'Tubulin', 'Actin'], binning: 1, sourceHeight: 24, sourceWidth: 40 });
+    expect('planes' in shown && shown.planes[2]).toEqual({ height: 24, width: 40, type: 'Uint16Array', values: Array.from(decoded.data) });
+    const { results } = await classifyInPage(page, [zstd]);
+    expect(results[0]).toMatchObject({ ok: true, tileCount: 1 });
+
+    const field = fieldUrls(fields)[0];
+    const tiffs = await Promise.all(fields[0].names.map(async (n) => (await decodeTiff(await readFile(path.join(tmp.dir, 'fields', n)), n)).planes[0]));
+    const expected = displayPlanes(tiffs, 64);
+    const small = await displayInPage(page, field, 64);
+    expect(small).toMatchObject({ binning: 3, sourceHeight: 128, sourceWidth: 160 });
+    expect('planes' in small && small.planes).toEqual(expected.planes.map((p) => ({ height: 43, width: 54, type: 'Uint16Array', values: Array.from(p.data) })));
+    expect(await displayInPage(page, { id: 'bad', urls: [`${MOUNT}fields/broken.tif`, ...field.urls.slice(1)] })).toEqual({ error: expect.stringMatching(/^FieldError: .*broken\.tif/) });
+
+    // A display request is answered while a classification runs, not after it.
+    const order = await page.evaluate(async (urls) => {
+      const engine = (window as unknown as { engine: import('../../src/engine/types.ts').Engine }).engine;
+      const files = await Promise.all(urls.map(async (u) => new File([await (await fetch(u)).blob()], u.split('/').pop()!)));
+      const input = { id: 'f', channels: { DNA: files[0], Tubulin: files[1], Actin: files[2] } };
+      let done = 0;
+      const run = engine.classify(Array.from({ length: 12 }, (_, i) => ({ ...input, id: `f${i}` })), { onProgress: (p) => (done = p.done) });
+      const shownAt = await engine.displayField(input).then(() => done);
+      await run;
+      return { shownAt, total: done };
+    }, field.urls);
+    expect(order.total).toBe(12);
+    expect(order.shownAt).toBeLessThan(12);
   });
 
   it('keeps tensors, WASM heap and JS heap flat over 300 fields', async () => {

@@ -61,8 +61,7 @@ describe('trainer learns and exports a bundle that predicts the same after reloa
     const index = await loadDatasetIndex(data);
     const byId = new Map(index.samples.map((s, i) => [s.id, i]));
     const indices = report.fields.map((f) => byId.get(f.id)!);
-    const { height, width } = bundle.metadata.input;
-    const again = await evaluate(model, index.samples, indices, bundle.metadata.preprocessing, { height, width, minOverlap: 0 }, 13);
+    const again = await evaluate(model, index.samples, indices, bundle.metadata, 13);
     expect(again.fields.map((f) => f.predicted)).toEqual(report.fields.map((f) => f.predicted));
     let maxDiff = 0;
     again.fields.forEach((f, i) => f.probabilities.forEach((p, k) => (maxDiff = Math.max(maxDiff, Math.abs(p - report.fields[i].probabilities[k])))));

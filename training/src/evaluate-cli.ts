@@ -47,7 +47,7 @@ try {
   const data = await prepareData(config, meta.preprocessing);
   const indices = args.fields === 'all' ? data.samples.map((_, i) => i) : data.split.test;
   // No preprocessed cache: one pass over the fields, and nothing written into a data folder that may be served (public/demo).
-  const evaluation = await evaluate(model, data.samples, indices, meta.preprocessing, { ...meta.input, minOverlap: meta.tiling.minOverlap }, meta.classes.length);
+  const evaluation = await evaluate(model, data.samples, indices, meta, meta.classes.length);
   const { fieldScores: f, treatmentScores: t } = evaluation;
   console.log(`fields: ${args.fields === 'all' ? 'all labelled' : data.split.name} (${evaluation.skipped} unreadable skipped)`);
   console.log(`field accuracy ${pct(f.accuracy)} of ${f.n}; treatment accuracy ${pct(t.accuracy)} of ${t.n}; chance ${pct(1 / meta.classes.length)}`);

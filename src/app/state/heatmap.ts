@@ -1,5 +1,5 @@
 // The per-tile overlay: which part of the field each tile speaks for, its class, colour and confidence.
-import type { TileLayout } from '../../engine/types.ts';
+import type { TileLayout } from '../../engine/index.ts';
 import { argmax } from '../../core/aggregate.ts';
 import { classColour } from './moa-colours.ts';
 

@@ -2,7 +2,7 @@
 import { groupChannels, parseFileName, type ChannelMapping, type Field, type InputFile } from '../../core/grouping.ts';
 import { CHANNELS, type ChannelName } from '../../core/labels.ts';
 import { fieldsFromImageTable, parseImageTable, parseMoaTable, type ImageTableRow, type MoaTableRow } from '../../core/metadata.ts';
-import type { FieldInput } from '../../engine/types.ts';
+import type { FieldInput } from '../../engine/index.ts';
 import type { DropProblem, DroppedFile } from './drop.ts';
 import type { FieldInfo } from './results.ts';
 

@@ -1,10 +1,5 @@
 // Offline support from the page's side: registers the service worker, reloads once for isolation, asks it to precache with progress.
-import { METADATA_FILE, MODEL_FILE, type BundleMetadata } from '../../core/bundle.ts';
-
-export interface PrecacheItem {
-  url: string;
-  sha256?: string;
-}
+import type { OfflineFile } from '../../engine/index.ts';
 
 export interface PrecacheProgress {
   done: number;
@@ -12,15 +7,6 @@ export interface PrecacheProgress {
   bytes: number;
   finished?: boolean;
   error?: string;
-}
-
-/** The files of a bundle folder to keep offline, each with the sha256 moa-lens.json records (so a changed model is fetched again). */
-export function bundlePrecacheItems(folderUrl: string, metadata: Pick<BundleMetadata, 'files'>): PrecacheItem[] {
-  const folder = folderUrl.endsWith('/') ? folderUrl : `${folderUrl}/`;
-  const items: PrecacheItem[] = [{ url: `${folder}${METADATA_FILE}` }];
-  const names = Object.keys(metadata.files).sort((a, b) => (a === MODEL_FILE ? -1 : b === MODEL_FILE ? 1 : a.localeCompare(b)));
-  for (const name of names) items.push({ url: `${folder}${encodeURIComponent(name)}`, sha256: metadata.files[name] });
-  return items;
 }
 
 /**
@@ -63,7 +49,7 @@ export async function startServiceWorker(swUrl = './sw.js'): Promise<'controlled
 }
 
 /** Asks the controlling service worker to cache `items`; resolves when it is done, reporting progress on the way. */
-export function precache(items: PrecacheItem[], onProgress: (p: PrecacheProgress) => void): Promise<void> {
+export function precache(items: readonly OfflineFile[], onProgress: (p: PrecacheProgress) => void): Promise<void> {
   const sw = navigator.serviceWorker?.controller;
   if (!sw) return Promise.reject(new Error('No service worker controls this page.'));
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 // Result rows of a run: fields joined with their metadata and predictions, treatments, accuracy.
 import { aggregateTreatments, score, type Scores } from '../../core/aggregate.ts';
 import { treatmentKey } from '../../core/metadata.ts';
-import type { ClassProbability, FieldResult, TileLayout } from '../../engine/types.ts';
+import type { ClassProbability, FieldResult, TileLayout } from '../../engine/index.ts';
 
 /** What the app knows about a field before classifying it: where it sits and what was on it. */
 export interface FieldInfo {

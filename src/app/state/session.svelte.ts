@@ -1,13 +1,11 @@
 // The app's one piece of live state: engine and model, dropped files, the run plan, results and progress (Svelte runes).
 import type { ChannelMapping } from '../../core/grouping.ts';
 import { CHANNELS, MOA_CLASSES, type ChannelName } from '../../core/labels.ts';
-import { createEngine } from '../../engine/index.ts';
-import type { BackendChoice, BackendInfo, BundleSource, Engine, FieldInput, FieldResult, LoadedBundle } from '../../engine/types.ts';
-import { WASM_FILE_URLS } from '../../engine/wasm-files.ts';
+import { createEngine, type BackendChoice, type BackendInfo, type BundleSource, type Engine, type FieldDisplay, type FieldInput, type FieldResult, type LoadedBundle } from '../../engine/index.ts';
 import { fetchDemoPlate } from './demo.ts';
 import { sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
 import { planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
-import { bundlePrecacheItems, precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
+import { precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
 import { platesFromFields } from './plate-layout.ts';
 import { ProgressTracker, type ProgressView } from './progress.ts';
 import { applyResult, pendingRow, runCounts, runScores, treatmentRows, type FieldRow } from './results.ts';
@@ -112,25 +110,12 @@ export class Session {
     }
   }
 
-  /** Folder URL of the model the app will load (the default comes from models/index.json). */
-  private async bundleFolder(): Promise<string | null> {
-    if (this.bundleSource === 'default') {
-      const index = (await (await fetch('models/index.json')).json()) as { default?: string };
-      return index.default ? `models/${encodeURIComponent(index.default)}/` : null;
-    }
-    return Array.isArray(this.bundleSource) ? null : this.bundleSource.url;
-  }
-
-  /** Caches the WASM binaries and the model's files through the service worker, with progress, before the model loads. */
+  /** Caches the files the engine fetches (WASM binaries, the model's files) through the service worker, with progress, before the model loads. */
   private async cacheForOffline(): Promise<void> {
     try {
       this.offline = { status: 'caching', done: 0, total: 0, bytes: 0 };
-      const folder = await this.bundleFolder();
-      const items = Object.values(WASM_FILE_URLS).map((url) => ({ url }));
-      if (folder) {
-        const meta = await (await fetch(new URL('moa-lens.json', new URL(folder.endsWith('/') ? folder : `${folder}/`, location.href)))).json();
-        items.push(...bundlePrecacheItems(folder, meta));
-      }
+      if (!this.engine) throw new Error('the inference engine is not running.');
+      const items = await this.engine.offlineFiles(this.bundleSource);
       await precache(items, (p: PrecacheProgress) => {
         this.offline = { status: p.finished ? 'ready' : 'caching', done: p.done, total: p.total, bytes: p.bytes };
       });
@@ -279,8 +264,11 @@ export class Session {
     this.selectedId = id;
   }
 
-  /** The engine input of a field (its files), for the field view. */
-  inputOf(id: string): FieldInput | undefined {
-    return this.inputs.get(id);
+  /** A field's planes for the field view, decoded by the engine (the page never decodes images). */
+  display(id: string): Promise<FieldDisplay> {
+    const input = this.inputs.get(id);
+    if (!input) return Promise.reject(new Error('The images of this field are no longer available (drop them again to view).'));
+    if (!this.engine) return Promise.reject(new Error('The inference engine is not running.'));
+    return this.engine.displayField(input);
   }
 }

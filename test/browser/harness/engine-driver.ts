@@ -111,6 +111,32 @@ export function classifyInPage(
   );
 }
 
+export interface PlainDisplay {
+  channels: string[];
+  binning: number;
+  sourceHeight: number;
+  sourceWidth: number;
+  planes: { height: number; width: number; type: string; values: number[] }[];
+}
+
+/** Asks the page's engine for a field's display planes (files fetched by the page); the error's name and message when it refuses. */
+export function displayInPage(page: Page, field: FieldUrls, maxSide?: number): Promise<PlainDisplay | { error: string }> {
+  return page.evaluate(
+    async ({ field, maxSide }) => {
+      const engine = (window as unknown as { engine: import('../../../src/engine/types.ts').Engine }).engine;
+      const files = await Promise.all(field.urls.map(async (u) => new File([await (await fetch(u)).blob()], u.split('/').pop()!)));
+      try {
+        const d = await engine.displayField({ id: field.id, channels: { DNA: files[0], Tubulin: files[1], Actin: files[2] } }, { maxSide });
+        const planes = d.planes.map((p) => ({ height: p.height, width: p.width, type: p.data.constructor.name, values: Array.from(p.data) }));
+        return { channels: d.channels, binning: d.binning, sourceHeight: d.sourceHeight, sourceWidth: d.sourceWidth, planes };
+      } catch (e) {
+        return { error: `${(e as Error).name}: ${(e as Error).message}` };
+      }
+    },
+    { field, maxSide },
+  );
+}
+
 export function pageEngineMemory(page: Page): Promise<EngineMemory> {
   return page.evaluate(() => (window as unknown as { engine: { memory(): Promise<EngineMemory> } }).engine.memory());
 }

@@ -1,34 +1,25 @@
-// Node reference classifier from the core functions alone (decodeTiff, preprocessField, tiling, predict): the parity oracle.
-import * as tf from '@tensorflow/tfjs-core';
+// Node reference classifier: core TIFF decoding and the core field pipeline on the cpu backend, one tile per predict call: the parity oracle.
 import * as tfl from '@tensorflow/tfjs-layers';
 import { bundleIOHandler, type VerifiedBundle } from '../../../src/core/bundle.ts';
+import { predictField, type FieldPrediction, type PredictBatch } from '../../../src/core/field-pipeline.ts';
+import { layersPredictBatch } from '../../../src/core/layers-predict.ts';
 import { decodeTiff } from '../../../src/core/tiff/index.ts';
-import { preprocessField } from '../../../src/core/preprocess.ts';
-import { aggregateTiles, extractTile, tileField } from '../../../src/core/tiling.ts';
 
 export interface ReferenceModel {
   bundle: VerifiedBundle;
-  model: tfl.LayersModel;
+  predictBatch: PredictBatch;
 }
 
 export async function loadReference(bundle: VerifiedBundle): Promise<ReferenceModel> {
-  return { bundle, model: await tfl.loadLayersModel(bundleIOHandler(bundle)) };
+  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
+  return { bundle, predictBatch: layersPredictBatch(model, bundle.metadata.input) };
 }
 
-/** Field probabilities for three TIFF files (DNA, Tubulin, Actin), one tile per predict call. */
-export async function referenceProbabilities(ref: ReferenceModel, tiffs: Uint8Array[]): Promise<{ probabilities: Float32Array; tiles: Float32Array[] }> {
-  const meta = ref.bundle.metadata;
+/** The prediction for three TIFF files (DNA, Tubulin, Actin). */
+export async function referencePrediction(ref: ReferenceModel, tiffs: Uint8Array[]): Promise<FieldPrediction> {
   const planes = [];
   for (const [i, bytes] of tiffs.entries()) planes.push((await decodeTiff(bytes, `channel${i}.tif`)).planes[0]);
-  const image = preprocessField(planes, meta.preprocessing);
-  const grid = tileField(image.height, image.width, meta.input.height, meta.input.width, meta.tiling.minOverlap);
-  const tiles = grid.tiles.map((tile) =>
-    tf.tidy(() => {
-      const x = tf.tensor4d(extractTile(image, grid, tile), [1, meta.input.height, meta.input.width, meta.input.channels]);
-      return (ref.model.predict(x) as tf.Tensor).dataSync() as Float32Array;
-    }),
-  );
-  return { probabilities: aggregateTiles(tiles, grid), tiles };
+  return predictField(planes, ref.bundle.metadata, ref.predictBatch, 1);
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

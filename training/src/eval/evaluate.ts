@@ -1,10 +1,10 @@
 // Evaluation: held-out fields predicted as the app predicts them, scored per field and per treatment.
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { aggregateTreatments, argmax, score, type Scores, type TreatmentPrediction } from '../../../src/core/aggregate.ts';
+import { predictImages, type FieldModel } from '../../../src/core/field-pipeline.ts';
+import { layersPredictBatch } from '../../../src/core/layers-predict.ts';
 import { treatmentKey } from '../../../src/core/metadata.ts';
-import type { PreprocessSpec } from '../../../src/core/preprocess.ts';
 import { loadSample, LoadReport, type FieldCache, type Sample } from '../data/index.ts';
-import { predictFields, type ModelInput } from './predict.ts';
 
 export interface FieldResult {
   sample: number;
@@ -23,23 +23,28 @@ export interface Evaluation {
   skipped: number;
 }
 
-/** Predicts every listed sample (skipping unreadable ones, counted) and scores fields and treatments. */
-export async function evaluate(model: tfl.LayersModel, samples: readonly Sample[], indices: readonly number[], spec: PreprocessSpec, input: ModelInput, classes: number, cache?: FieldCache, chunk = 16): Promise<Evaluation> {
+/**
+ * Predicts every listed sample (skipping unreadable ones, counted) through the core field pipeline, as the
+ * app does, and scores fields and treatments. `chunk` fields are loaded at a time and their tiles batched together.
+ */
+export async function evaluate(model: tfl.LayersModel, samples: readonly Sample[], indices: readonly number[], fieldModel: FieldModel, classes: number, cache?: FieldCache, chunk = 16): Promise<Evaluation> {
   const report = new LoadReport();
   const fields: FieldResult[] = [];
+  const predictBatch = layersPredictBatch(model, fieldModel.input);
   for (let i = 0; i < indices.length; i += chunk) {
     const loaded: { index: number; image: Awaited<ReturnType<typeof loadSample>> }[] = [];
     for (const index of indices.slice(i, i + chunk)) {
       try {
-        loaded.push({ index, image: await loadSample(samples[index], spec, cache, report) });
+        loaded.push({ index, image: await loadSample(samples[index], fieldModel.preprocessing, cache, report) });
       } catch (error) {
         report.fail(index, error, samples[index]);
       }
     }
-    const probs = predictFields(model, loaded.map((l) => l.image), input);
+    const predictions = await predictImages(loaded.map((l) => l.image), fieldModel, predictBatch);
     loaded.forEach(({ index }, k) => {
       const s = samples[index];
-      fields.push({ sample: index, id: s.id, treatment: treatmentKey(s.compound, s.concentration), label: s.label, predicted: argmax(probs[k]), probabilities: Array.from(probs[k]) });
+      const { probabilities } = predictions[k];
+      fields.push({ sample: index, id: s.id, treatment: treatmentKey(s.compound, s.concentration), label: s.label, predicted: argmax(probabilities), probabilities: Array.from(probabilities) });
     });
   }
   const treatments = aggregateTreatments(fields);

@@ -3,7 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { FieldModel } from '../../../src/core/field-pipeline.ts';
 import { MOA_CLASSES } from '../../../src/core/labels.ts';
+import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { confusionSvg, reportHtml } from '../eval/report.ts';
 import type { TrainConfig } from '../train/config.ts';
@@ -38,10 +40,11 @@ export interface FinishInput {
 
 export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics> {
   const { model, data, config } = f;
-  const input = { height: config.inputHeight, width: config.inputWidth, minOverlap: 0 };
-  const evaluation = await evaluate(model, data.samples, data.split.test, data.spec, input, MOA_CLASSES.length, data.cache);
+  // Evaluated exactly as the exported bundle will be run: the same input, preprocessing and tiling.
+  const fieldModel: FieldModel = { input: { height: config.inputHeight, width: config.inputWidth, channels: 3 }, preprocessing: data.spec, tiling: DEFAULT_TILING };
+  const evaluation = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   const q = await quantizeModel(model, config.quantize);
-  const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, data.spec, input, MOA_CLASSES.length, data.cache);
+  const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   const agreement = evaluation.fields.filter((field, i) => qEval.fields[i].predicted === field.predicted).length / Math.max(1, evaluation.fields.length);
   const metrics: HeldOutMetrics = {
     split: data.split.name,
@@ -72,9 +75,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     name: config.name,
     createdAt: new Date().toISOString(),
     classes: [...MOA_CLASSES],
-    input: { height: config.inputHeight, width: config.inputWidth, channels: 3 },
-    preprocessing: data.spec,
-    tiling: { minOverlap: 0 },
+    ...fieldModel,
     architecture: { name: 'M-CNN', widthMultiplier: config.widthMultiplier, parameters: model.countParams() },
     provenance,
   });

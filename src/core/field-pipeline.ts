@@ -1,0 +1,100 @@
+// The field pipeline, one implementation for the browser engine, the trainer's evaluation and the tests' reference:
+// planes -> preprocess -> tiles -> predictBatch (the model, injected by the caller) -> area-weighted field probabilities.
+import type { BundleMetadata } from './bundle.ts';
+import { FieldError } from './errors.ts';
+import { preprocessField, type ModelImage, type PixelPlane } from './preprocess.ts';
+import { aggregateTiles, extractTile, tileField, type TileGrid } from './tiling.ts';
+
+/** What the pipeline needs to know of a model: its input, preprocessing and tiling (a bundle's metadata holds all three). */
+export type FieldModel = Pick<BundleMetadata, 'input' | 'preprocessing' | 'tiling'>;
+
+/**
+ * The model: `count` tiles, each input.height x input.width x input.channels (HWC, row-major, one after the
+ * other) -> `count` rows of class probabilities. The only part that knows about TF.js.
+ */
+export type PredictBatch = (tiles: Float32Array, count: number) => Promise<Float32Array> | Float32Array;
+
+/** Tiles per predictBatch call when the caller does not size batches itself. */
+export const DEFAULT_TILE_BATCH = 8;
+
+/** A field's prediction: field probabilities, the tiles' probabilities and where the tiles sit. */
+export interface FieldPrediction {
+  /** One per class: the tiles' probabilities averaged, each weighted by its unpadded area. */
+  probabilities: Float32Array;
+  /** grid.tiles.length rows of class probabilities, row-major. */
+  tileProbabilities: Float32Array;
+  /** The tiles, in model pixels (after binning). */
+  grid: TileGrid;
+}
+
+/** A prediction from planes, with the milliseconds spent preprocessing and in the model. */
+export interface TimedFieldPrediction extends FieldPrediction {
+  preprocessMs: number;
+  inferMs: number;
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'AbortError';
+}
+
+/** One predictBatch call; its failures become FieldErrors of the 'infer' stage (an AbortError passes through). */
+async function runBatch(predictBatch: PredictBatch, tiles: Float32Array, count: number): Promise<Float32Array> {
+  let output: Float32Array;
+  try {
+    output = await predictBatch(tiles, count);
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    throw new FieldError('infer', `inference failed (${(error as Error).message}).`);
+  }
+  if (output.length === 0 || output.length % count !== 0) throw new FieldError('infer', `inference failed (the model returned ${output.length} values for ${count} tiles).`);
+  return output;
+}
+
+/**
+ * Preprocessed fields -> their predictions. Tiles of all the fields go to `predictBatch` `batchSize` at a
+ * time, across field boundaries (the trainer evaluates many small fields; the engine passes one field).
+ */
+export async function predictImages(images: readonly ModelImage[], model: FieldModel, predictBatch: PredictBatch, batchSize = DEFAULT_TILE_BATCH): Promise<FieldPrediction[]> {
+  const { height, width, channels } = model.input;
+  const grids = images.map((image) => {
+    if (image.channels !== channels) throw new FieldError('preprocess', `The field has ${image.channels} channels; the model takes ${channels}.`);
+    return tileField(image.height, image.width, height, width, model.tiling.minOverlap);
+  });
+  const tiles = grids.flatMap((grid, field) => grid.tiles.map((tile) => ({ field, tile })));
+  const tileValues = height * width * channels;
+  const rows: Float32Array[] = [];
+  for (let start = 0; start < tiles.length; start += batchSize) {
+    const batch = tiles.slice(start, start + batchSize);
+    const input = new Float32Array(batch.length * tileValues);
+    batch.forEach(({ field, tile }, i) => extractTile(images[field], grids[field], tile, input.subarray(i * tileValues, (i + 1) * tileValues)));
+    const output = await runBatch(predictBatch, input, batch.length);
+    const classes = output.length / batch.length;
+    for (let i = 0; i < batch.length; i++) rows.push(output.slice(i * classes, (i + 1) * classes));
+  }
+  let next = 0;
+  return grids.map((grid) => {
+    const mine = rows.slice(next, next + grid.tiles.length);
+    next += grid.tiles.length;
+    const tileProbabilities = new Float32Array(mine.length * mine[0].length);
+    mine.forEach((row, i) => tileProbabilities.set(row, i * row.length));
+    return { probabilities: aggregateTiles(mine, grid), tileProbabilities, grid };
+  });
+}
+
+/**
+ * One field's planes (in model.preprocessing.channels order) -> its prediction. Failures are FieldErrors
+ * naming the stage ('preprocess' or 'infer'); an AbortError thrown by predictBatch passes through.
+ */
+export async function predictField(planes: readonly PixelPlane[], model: FieldModel, predictBatch: PredictBatch, batchSize = DEFAULT_TILE_BATCH): Promise<TimedFieldPrediction> {
+  let started = performance.now();
+  let image: ModelImage;
+  try {
+    image = preprocessField(planes, model.preprocessing);
+  } catch (error) {
+    throw new FieldError('preprocess', (error as Error).message);
+  }
+  const preprocessMs = performance.now() - started;
+  started = performance.now();
+  const [prediction] = await predictImages([image], model, predictBatch, batchSize);
+  return { ...prediction, preprocessMs, inferMs: performance.now() - started };
+}
