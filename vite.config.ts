@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Cross-origin isolation: required for SharedArrayBuffer, hence for the WASM backend's threads.
@@ -7,6 +7,26 @@ export const isolationHeaders = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
+
+/** The slow tier, by measured duration (vitest --reporter=verbose on 2 cores): child processes, real MPI jobs, Chromium, or over ~2 s a file. */
+const E2E_TESTS = [
+  'test/browser/**/*.test.ts', // real Chromium (playwright-core) against the dev server or a built site
+  'test/mpi/binding.test.ts', // mpirun -np 2
+  'test/mpi/cluster-run.test.ts', // train:cluster as a child process, dry runs and real mpirun
+  'test/mpi/failures.test.ts', // mpirun jobs that crash, hang or time out
+  'test/mpi/train-cluster.test.ts', // a training run over mpirun
+  'test/training/train-learns.test.ts', // trainer child processes that learn (~50 s)
+  'test/training/train-resume.test.ts', // trainer child processes, one killed and resumed
+  'test/training/engine-backend-fallback.test.ts', // a fresh Node process without the native engine
+  'test/training/native-engine.test.ts', // the native engine's kernel suite against cpu (~40 s)
+  'test/training/engine-kernels.test.ts', // WASM training kernels against cpu (~4 s)
+  'test/training/engine-train-step.test.ts', // an M-CNN training step, WASM against cpu (~4 s)
+  'test/training/simulate-learnability.test.ts', // the simulator's features on 38 held-out folds (~6 s)
+  'test/training/simulate-dataset.test.ts', // the simulator writing a plate of files (~3 s)
+  'test/training/data.test.ts', // every test reads a simulated dataset its beforeAll writes (~9 s)
+  'test/training/demo-plate.test.ts', // renders the demo plate's wells against the full dataset (~4 s)
+  'test/core/tiff-mutation.test.ts', // mutated TIFFs decoded in a forked child (~4 s)
+];
 
 export default defineConfig({
   plugins: [svelte()],
@@ -20,11 +40,36 @@ export default defineConfig({
   // source text (Function.prototype.toString); a minifier renames the outer names that text refers to,
   // and every pthread worker then dies with "ReferenceError: e is not defined".
   build: { target: 'es2022', minify: false },
+  // Two tiers (`npm test` runs both, unit first; `npm run test:unit` / `npm run test:e2e` one each):
+  // - unit: fast, self-contained, in-process files, two at a time (under 30 s on 2 cores);
+  // - e2e: E2E_TESTS above, which spawn processes (trainer runs, mpirun, Chromium) or take seconds each,
+  //   one file at a time, as they compete for the cores. Every other test file is a unit test: list a new
+  //   file in E2E_TESTS when it spawns a process or a browser or needs more than ~2 s.
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...E2E_TESTS],
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: E2E_TESTS,
+          fileParallelism: false,
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

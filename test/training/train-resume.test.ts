@@ -25,13 +25,7 @@ describe('trainer: determinism, checkpoints and resume after a kill', () => {
     expect(a.stdout).toContain(`backend: ${resolveBackend('auto').name}`);
     expect(a.stdout).toMatch(/step 8\/8 loss/);
 
-    // Same run again: the same loss curve (determinism on one backend).
-    const again = path.join(work, 'again', 'model');
-    const a2 = await runTrainer(['--data', data, '--out', again, '--max-steps', '8', '--checkpoint-every', '4', ...common]);
-    expect(a2.code).toBe(0);
     const straightCkpt = (await latestCheckpoint(`${straight}.checkpoints`))!.checkpoint;
-    const againCkpt = (await latestCheckpoint(`${again}.checkpoints`))!.checkpoint;
-    expect(againCkpt.history.map((h) => h.loss)).toEqual(straightCkpt.history.map((h) => h.loss));
 
     // Killed with SIGKILL once its step-4 checkpoint exists, then resumed.
     const killed = path.join(work, 'killed', 'model');
@@ -57,6 +51,7 @@ describe('trainer: determinism, checkpoints and resume after a kill', () => {
     let maxDiff = 0;
     for (let i = 0; i < resumed.weights.length; i++) maxDiff = Math.max(maxDiff, Math.abs(resumed.weights[i] - straightCkpt.weights[i]));
     expect(maxDiff).toBeLessThan(1e-6);
+    // Determinism on one backend: a second run (killed, then resumed) gives the straight run's loss curve and weights.
     expect(resumed.history.map((h) => h.loss)).toEqual(straightCkpt.history.map((h) => h.loss));
   });
 
