@@ -29,7 +29,6 @@ export const MCNN_COLUMNS = [
 
 /** Coarsest scale: every column ends at input/64. */
 export const MCNN_STRIDE = 64;
-export const MCNN_PAPER_PARAMETERS = 42_577_261;
 
 export class McnnInputSizeError extends Error {
   constructor(height: number, width: number) {
