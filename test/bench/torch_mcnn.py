@@ -1,7 +1,8 @@
 """PyTorch peer of M-CNN (Godinez et al. 2017) for the train-step benchmark: times forward+backward+SGD-momentum.
 
 Run with Debian's interpreter (python3-torch 1.13): /usr/bin/python3 test/bench/torch_mcnn.py --height 256 --width 320
-Prints one JSON line: parameters, threads, seconds per step, images/s.
+Prints one JSON line: parameters, threads, seconds per step, images/s. After --warmup steps it times at least one step,
+then more while under --seconds in all and fewer than --steps.
 """
 import argparse
 import json
@@ -58,6 +59,7 @@ def main():
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--steps', type=int, default=1)
     p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--seconds', type=float, default=0.0)
     p.add_argument('--width-multiplier', type=float, default=1.0)
     p.add_argument('--count-only', action='store_true')
     a = p.parse_args()
@@ -82,12 +84,12 @@ def main():
         for _ in range(a.warmup):
             step()
         times = []
-        for _ in range(a.steps):
+        while not times or (len(times) < a.steps and sum(times) < a.seconds):
             t0 = time.perf_counter()
             step()
             times.append(time.perf_counter() - t0)
         sec = sum(times) / len(times)
-        result.update({'steps': a.steps, 'secondsPerStep': sec, 'imagesPerSecond': a.batch / sec})
+        result.update({'steps': len(times), 'secondsPerStep': sec, 'imagesPerSecond': a.batch / sec})
     print(json.dumps(result))
 
 
