@@ -176,7 +176,9 @@ async function stepWorker(job: StepJob): Promise<StepRow> {
   const layout = parameterLayout(model.trainableWeights.map((v) => v.read() as tf.Variable));
   const optimizer = new MomentumSgd(layout, { momentum: 0.9, nesterov: false, weightDecay: 5e-5 });
   const data = { images: random(batch * h * w * 3), labels: Int32Array.from({ length: batch }, (_, k) => k % 13), weights: new Float32Array(batch).fill(1), height: h, width: w, channels: 3 };
-  const gradient = () => computeGradient(model, layout, data, 0.1).gradient;
+  // As in the training loop: the gradient lands in one buffer reused every step (it is then allreduced in place).
+  const fused = new Float32Array(layout.total);
+  const gradient = () => computeGradient(model, layout, data, 0.1, fused).gradient;
   const apply = (g: Float32Array) => optimizer.apply(g, 0.001);
   const timed = await timeCalls(() => apply(gradient()), job.maxSteps, job.seconds);
   const profile = job.profile ? await profileStep(gradient, apply) : undefined;
