@@ -485,12 +485,31 @@ void broadcastLoop(const float* a, size_t na, const float* b, size_t nb, float* 
   if (na == n && nb == n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < count; i++) out[i] = f(a[i], b[i]);
+  } else if (nb == 1) {
+    const float scalar = b[0];
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; i++) out[i] = f(a[i], scalar);
+  } else if (na == 1) {
+    const float scalar = a[0];
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; i++) out[i] = f(scalar, b[i]);
   } else if (na == n) {
+    // b repeats every nb elements (a bias over channels, or a scalar): rows of nb, no division per element.
+    const int64_t rows = count / static_cast<int64_t>(nb), width = static_cast<int64_t>(nb);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < count; i++) out[i] = f(a[i], b[i % nb]);
+    for (int64_t r = 0; r < rows; r++) {
+      const float* ar = a + r * width;
+      float* o = out + r * width;
+      for (int64_t c = 0; c < width; c++) o[c] = f(ar[c], b[c]);
+    }
   } else {
+    const int64_t rows = count / static_cast<int64_t>(na), width = static_cast<int64_t>(na);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < count; i++) out[i] = f(a[i % na], b[i]);
+    for (int64_t r = 0; r < rows; r++) {
+      const float* br = b + r * width;
+      float* o = out + r * width;
+      for (int64_t c = 0; c < width; c++) o[c] = f(a[c], br[c]);
+    }
   }
 }
 
