@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { planRun, readMetadata, remap } from '../../src/app/state/intake.ts';
 import type { DroppedFile } from '../../src/app/state/drop.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
 
 const f = (path: string): DroppedFile => ({ path, file: new File(['x'], path.split('/').pop()!) });
-const SHARED = new URL('../../../shared/bbbc021', import.meta.url).pathname;
 
 const imageCsv = [
   'TableNumber,ImageNumber,Image_FileName_DAPI,Image_PathName_DAPI,Image_FileName_Tubulin,Image_PathName_Tubulin,Image_FileName_Actin,Image_PathName_Actin,Image_Metadata_Plate_DAPI,Image_Metadata_Well_DAPI,Replicate,Image_Metadata_Compound,Image_Metadata_Concentration',
@@ -31,8 +31,8 @@ describe('readMetadata', () => {
 
   it('reads the real BBBC021 tables', () => {
     const t = readMetadata([
-      { path: 'BBBC021_v1_image.csv', text: readFileSync(`${SHARED}/BBBC021_v1_image.csv`, 'utf8') },
-      { path: 'BBBC021_v1_moa.csv', text: readFileSync(`${SHARED}/BBBC021_v1_moa.csv`, 'utf8') },
+      { path: 'BBBC021_v1_image.csv', text: readFileSync(`${BBBC021_METADATA_DIR}/BBBC021_v1_image.csv`, 'utf8') },
+      { path: 'BBBC021_v1_moa.csv', text: readFileSync(`${BBBC021_METADATA_DIR}/BBBC021_v1_moa.csv`, 'utf8') },
     ]);
     expect(t.problems).toEqual([]);
     expect(t.image[0].rows).toHaveLength(13200);

@@ -5,6 +5,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -32,7 +33,7 @@ export async function benchScaling(options: { steps?: number; widthMultiplier?: 
   const width = options.widthMultiplier ?? 1;
   const dir = mkdtempSync(path.join(tmpdir(), 'moa-scaling-'));
   const data = path.join(dir, 'data');
-  await writeSimulatedDataset({ outDir: data, metadataDir: path.resolve(repoRoot, '../shared/bbbc021'), compoundsPerClass: 1, fieldsPerTreatment: 2, height: 256, width: 320, seed: 11 });
+  await writeSimulatedDataset({ outDir: data, metadataDir: BBBC021_METADATA_DIR, compoundsPerClass: 1, fieldsPerTreatment: 2, height: 256, width: 320, seed: 11 });
   console.log(`  M-CNN width x${width} at 256x320, global batch 8, ${steps} steps (throughput from step 2 on); load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const layouts: [string, number, number][] = [['1 rank x 1 thread', 1, 1], ['1 rank x 2 threads', 1, 2], ['2 ranks x 1 thread', 2, 1]];
   const rows: ScalingRow[] = [];

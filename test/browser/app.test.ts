@@ -10,12 +10,12 @@ import { loadBundle } from '../../src/core/bundle.ts';
 import { CHANNELS } from '../../src/core/labels.ts';
 import { parseImageTable, parseMoaTable, moaLookup, treatmentKey } from '../../src/core/metadata.ts';
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
+import { BBBC021_METADATA_DIR as METADATA_DIR } from '../fixtures/paths.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { tinyBundleFiles, writeFilesTo } from './harness/fixtures.ts';
 import { loadReference, referencePrediction } from './harness/node-reference.ts';
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
 
-const METADATA_DIR = path.resolve(REPO_ROOT, '../shared/bbbc021');
 
 interface Expected {
   /** Field id as the app names it (image-table path + stem) -> predicted class name. */

@@ -5,12 +5,12 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { groupChannels, parseFileName, type InputFile } from '../../src/core/grouping.ts';
 import { parseImageTable } from '../../src/core/metadata.ts';
+import { BBBC021_METADATA_DIR, REAL_TIFFS_DIR } from '../fixtures/paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const realTiffs = path.resolve(repoRoot, '../shared/real-tiffs');
+const realTiffs = REAL_TIFFS_DIR;
 
 describe('BBBC021 layout, all 39,600 file names of the real image table', () => {
-  const rows = parseImageTable(fs.readFileSync(path.resolve(repoRoot, '../shared/bbbc021/BBBC021_v1_image.csv'), 'utf8'));
+  const rows = parseImageTable(fs.readFileSync(path.join(BBBC021_METADATA_DIR, 'BBBC021_v1_image.csv'), 'utf8'));
   const files: InputFile[] = rows.flatMap((r) => Object.values(r.files).map((f) => ({ name: f.fileName, path: `${f.pathName}/${f.fileName}` })));
 
   test('group by names alone into the 13,200 fields of the table, w1/w2/w4 = DNA/Tubulin/Actin', () => {
@@ -40,7 +40,7 @@ describe('BBBC021 layout, all 39,600 file names of the real image table', () => 
   });
 });
 
-describe('CellProfiler example names (../shared/real-tiffs)', () => {
+describe('CellProfiler example names (test/fixtures/real-tiffs)', () => {
   const listing = (folder: string): InputFile[] =>
     fs.readdirSync(path.join(realTiffs, 'cellprofiler-examples', folder)).filter((n) => n.endsWith('.tif')).map((name) => ({ name, path: `${folder}/${name}` }));
 

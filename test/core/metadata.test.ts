@@ -1,13 +1,13 @@
-// BBBC021 metadata: CSV parsing edge cases and the real image + MoA tables from ../shared/bbbc021.
+// BBBC021 metadata: CSV parsing edge cases and the real image + MoA tables vendored in training/data/bbbc021.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { MetadataError } from '../../src/core/errors.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { fieldsFromImageTable, parseCsv, parseImageTable, parseMoaTable, treatmentKey } from '../../src/core/metadata.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const bbbc = path.resolve(repoRoot, '../shared/bbbc021');
+const bbbc = BBBC021_METADATA_DIR;
 const imageCsv = fs.readFileSync(path.join(bbbc, 'BBBC021_v1_image.csv'), 'utf8');
 const moaCsv = fs.readFileSync(path.join(bbbc, 'BBBC021_v1_moa.csv'), 'utf8');
 

@@ -1,12 +1,13 @@
-// Decodes every real file in ../shared/real-tiffs and the synthetic fixtures, against reference values
+// Decodes every real file in test/fixtures/real-tiffs and the synthetic fixtures, against reference values
 // computed independently in Python.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { decodeTiff, type ChannelPlane, type DecodedImage } from '../../src/core/tiff/index.ts';
+import { REAL_TIFFS_DIR } from '../fixtures/paths.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
-const realRoot = path.resolve(repoRoot, '../shared/real-tiffs');
+const realRoot = REAL_TIFFS_DIR;
 const fixtureRoot = path.resolve(repoRoot, 'test/fixtures/tiff');
 
 function mean(plane: ChannelPlane): number {
@@ -104,7 +105,7 @@ function checkAgainst(decoded: DecodedImage, expected: Expected): void {
   });
 }
 
-describe('real TIFF corpus (../shared/real-tiffs)', () => {
+describe('real TIFF corpus (test/fixtures/real-tiffs)', () => {
   test('the table covers every .tif file there', () => {
     const onDisk = (fs.readdirSync(realRoot, { recursive: true }) as string[]).filter((f) => f.endsWith('.tif')).sort();
     expect(REAL.map(([f]) => f).sort()).toEqual(onDisk);

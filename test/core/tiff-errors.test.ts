@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { decodeTiff, TiffDecodeError, type TiffErrorCode } from '../../src/core/tiff/index.ts';
+import { REAL_TIFFS_DIR } from '../fixtures/paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const realRoot = path.resolve(repoRoot, '../shared/real-tiffs');
+const realRoot = REAL_TIFFS_DIR;
 
 interface TiffSpec {
   width: number;

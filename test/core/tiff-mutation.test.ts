@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
+import { REAL_TIFFS_DIR } from '../fixtures/paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const realRoot = path.resolve(repoRoot, '../shared/real-tiffs');
+const realRoot = REAL_TIFFS_DIR;
 const CASES = Number(process.env.TIFF_MUTATION_CASES ?? 480);
 const PER_CASE_LIMIT_MS = 5000;
 const SEED = 0x5eed1234;

@@ -11,9 +11,9 @@ import {
   balancedEpochOrder, classCounts, classWeights, epochOrder, FieldCache, leaveOneCompoundOutFolds, loadDatasetIndex,
   loadFieldPlanes, LoadReport, randomFieldSplit, shardOrder, streamBatches, type DatasetIndex, type Sample,
 } from '../../training/src/data/index.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const metadataDir = path.resolve(repoRoot, '../shared/bbbc021');
+const metadataDir = BBBC021_METADATA_DIR;
 const spec: PreprocessSpec = { ...DEFAULT_PREPROCESS, binning: 2 };
 
 let root: string;

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { loadDatasetIndex } from '../../training/src/data/index.ts';
 import { readMetadataTables } from '../../training/src/simulate/dataset-writer.ts';
 import { chooseDemoPlate, writeDemoPlate } from '../../training/src/simulate/demo-plate.ts';
-import { repoRoot, smallDataset } from './train-helpers.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
+import { smallDataset } from './train-helpers.ts';
 
 describe('demo plate', () => {
   it('picks the highest held-out doses per class, renders identical TIFFs from its own rows, and lists every file', async () => {
@@ -18,7 +19,7 @@ describe('demo plate', () => {
     const heldOut = index.samples
       .filter((s) => firstOfClass.get(s.moa) === s.compound)
       .map((s) => ({ dnaFile: path.basename(s.files[0]), compound: s.compound, concentration: s.concentration, moa: s.moa }));
-    const full = await readMetadataTables(path.resolve(repoRoot, '../shared/bbbc021'));
+    const full = await readMetadataTables(BBBC021_METADATA_DIR);
     const spec = chooseDemoPlate(full, heldOut, { perClass: 2, dmso: 2, seed: 5, height: 64, width: 64, model: 'test', heldOut: 'first compound' });
 
     const chosen = spec.imageLines.length;

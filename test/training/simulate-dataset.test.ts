@@ -9,9 +9,9 @@ import { parseImageTable, parseMoaTable } from '../../src/core/metadata.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { readMetadataTables, selectImageRows, writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
 import { renderClassExamples, writeMultiChannelExamples } from '../../training/src/simulate/class-examples.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const metadataDir = path.resolve(repoRoot, '../shared/bbbc021');
+const metadataDir = BBBC021_METADATA_DIR;
 
 describe('dataset writer', () => {
   it('selects subsets by plate, compounds per class and fields per treatment', async () => {

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import path from 'node:path';
 import { runLearnability } from '../../training/src/simulate/learnability.ts';
-
-const metadataDir = path.resolve(import.meta.dirname, '../..', '../shared/bbbc021');
+import { BBBC021_METADATA_DIR as metadataDir } from '../fixtures/paths.ts';
 
 describe('learnability of the simulated classes', () => {
   it('simple per-field features beat chance on held-out compounds, far from perfect; random splits leak', async () => {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
+import { BBBC021_METADATA_DIR } from '../fixtures/paths.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const trainEntry = path.join(repoRoot, 'training', 'src', 'train.ts');
@@ -15,7 +16,7 @@ export async function smallDataset(options: { size?: number; width?: number; com
   const size = options.size ?? 128;
   await writeSimulatedDataset({
     outDir: dir,
-    metadataDir: path.resolve(repoRoot, '..', 'shared', 'bbbc021'),
+    metadataDir: BBBC021_METADATA_DIR,
     height: size,
     width: options.width ?? size,
     compoundsPerClass: options.compoundsPerClass ?? 2,

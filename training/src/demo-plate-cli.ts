@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BBBC021_METADATA_DIR } from './bbbc021-metadata.ts';
 import { loadDatasetIndex, loadFieldPlanes } from './data/index.ts';
 import { readMetadataTables } from './simulate/dataset-writer.ts';
 import { chooseDemoPlate, writeDemoPlate } from './simulate/demo-plate.ts';
@@ -9,8 +10,9 @@ import { chooseDemoPlate, writeDemoPlate } from './simulate/demo-plate.ts';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE = `npm run demo-plate [-- --spec public/demo/plate.json --out public/demo]
   renders the demo plate's TIFFs and CSVs (skipped when public/demo/index.json already matches the recipe)
-npm run demo-plate -- --choose --report <bundle>.report.json --data <simulated root> --sim-seed <seed the data was simulated with> [--per-class 2] [--dmso 3] [--metadata ../shared/bbbc021]
-  writes the recipe from a training run's held-out fields (the run's seed and field size)`;
+npm run demo-plate -- --choose --report <bundle>.report.json --data <simulated root> --sim-seed <seed the data was simulated with> [--per-class 2] [--dmso 3] [--metadata <dir>]
+  writes the recipe from a training run's held-out fields (the run's seed and field size);
+  --metadata: folder of the real BBBC021 CSVs (default training/data/bbbc021, vendored)`;
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: string) => {
@@ -38,7 +40,7 @@ try {
     });
     const [dna] = await loadFieldPlanes(index.samples[0]);
     const size = { height: dna.height, width: dna.width };
-    const full = await readMetadataTables(flag('metadata', path.resolve(repoRoot, '../shared/bbbc021')));
+    const full = await readMetadataTables(flag('metadata', BBBC021_METADATA_DIR));
     const seed = Number(flag('sim-seed', 'NaN'));
     if (!Number.isInteger(seed)) throw new Error('--sim-seed <the seed the dataset was simulated with> is required with --choose');
     const spec = chooseDemoPlate(full, heldOut, { perClass: Number(flag('per-class', '2')), dmso: Number(flag('dmso', '3')), seed, ...size, model: report.provenance.recipe.name, heldOut: report.metrics.split });

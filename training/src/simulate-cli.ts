@@ -2,6 +2,7 @@
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BBBC021_METADATA_DIR } from './bbbc021-metadata.ts';
 import { readMetadataTables, writeSimulatedDataset } from './simulate/dataset-writer.ts';
 import { renderClassExamples, writeMultiChannelExamples } from './simulate/class-examples.ts';
 
@@ -16,7 +17,7 @@ const USAGE = `Usage: npm run simulate -- --out <dir> [options]
   --labelled-only              only fields whose treatment has an MoA label (+ DMSO)
   --seed <S>                   integer seed (default 0)
   --compression <none|deflate> TIFF compression (default none, as BBBC021)
-  --metadata <dir>             folder of the real CSVs (default ../shared/bbbc021 beside the repo)
+  --metadata <dir>             folder of the real CSVs (default training/data/bbbc021)
   --multichannel <planar|pages> also write one 3-channel TIFF per class under <out>/multichannel/
   --help                       this text`;
 
@@ -34,8 +35,6 @@ export interface SimulateCliOptions {
   metadata: string;
   multichannel?: 'planar' | 'pages';
 }
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Parses CLI arguments; throws an Error whose message names the bad flag. */
 export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
@@ -96,7 +95,7 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
     labelledOnly: opts.labelledOnly,
     seed: opts.seed ?? 0,
     compression: opts.compression ?? 'none',
-    metadata: opts.metadata ?? path.resolve(repoRoot, '../shared/bbbc021'),
+    metadata: opts.metadata ?? BBBC021_METADATA_DIR,
     multichannel: opts.multichannel,
   };
 }

@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BBBC021_METADATA_DIR } from '../bbbc021-metadata.ts';
 import { drawText } from './bitmap-font.ts';
 import { renderClassExamples, type ClassExample } from './class-examples.ts';
 import { readMetadataTables } from './dataset-writer.ts';
@@ -58,7 +59,7 @@ export function composeContactSheet(examples: ClassExample[], options: ContactSh
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
   const out = process.argv[2] ?? path.join(repoRoot, 'docs/contact-sheet.png');
-  const tables = await readMetadataTables(path.resolve(repoRoot, '../shared/bbbc021'));
+  const tables = await readMetadataTables(BBBC021_METADATA_DIR);
   const sheet = composeContactSheet(renderClassExamples(tables, { height: 512, width: 640 }, 0));
   const png = encodeRgbPng(sheet.rgb, sheet.width, sheet.height);
   await writeFile(out, png);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { classIndex, DMSO, MOA_CLASSES } from '../../../src/core/labels.ts';
 import { treatmentKey } from '../../../src/core/metadata.ts';
+import { BBBC021_METADATA_DIR } from '../bbbc021-metadata.ts';
 import type { Sample } from '../data/dataset-index.ts';
 import { leaveOneCompoundOutFolds, randomFieldSplit, type Split } from '../data/splits.ts';
 import { compoundSignatures, readMetadataTables, renderTableRow, selectImageRows } from './dataset-writer.ts';
@@ -179,9 +180,8 @@ export async function runLearnability(options: LearnabilityOptions): Promise<Lea
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [size = '128x160', perTreatment = '3', seed = '0'] = process.argv.slice(2);
   const [height, width] = size.split('x').map(Number);
-  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
   const started = performance.now();
-  runLearnability({ metadataDir: path.resolve(repoRoot, '../shared/bbbc021'), height, width, fieldsPerTreatment: Number(perTreatment), dmsoFields: 8 * Number(perTreatment), seed: Number(seed) }).then((r) => {
+  runLearnability({ metadataDir: BBBC021_METADATA_DIR, height, width, fieldsPerTreatment: Number(perTreatment), dmsoFields: 8 * Number(perTreatment), seed: Number(seed) }).then((r) => {
     console.log(JSON.stringify(r, null, 2));
     console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
   });
