@@ -1,4 +1,7 @@
 // N-API addon over the system MPI: init, ranks, allreduce-sum / broadcast / barrier with a per-collective watchdog.
+// Thread rules (see docs/cluster.md, "The binding"): async collectives run on a libuv threadpool thread only when
+// MPI granted at least MPI_THREAD_SERIALIZED (one collective at a time, see gCollectiveBusy); the watchdog thread
+// makes MPI calls (peer probe, MPI_Abort) only with MPI_THREAD_MULTIPLE, and otherwise ends the process with _exit.
 #include <napi.h>
 #include <mpi.h>
 
@@ -25,13 +28,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+const char* ThreadLevelName(int level);
+
 int gWorldRank = -1;
 int gWorldSize = 0;
 int gLocalRank = -1;
 int gLocalSize = 0;
-int gThreadLevel = -1;
-bool gInitialized = false;
+int gThreadLevel = -1;      // granted by MPI_Init_thread
+int gRequestedLevel = -1;   // asked of MPI_Init_thread
+bool gInitialized = false;  // MPI_Init_thread succeeded (even if a later setup step failed: see gInitError)
 bool gFinalized = false;
+std::string gInitError;     // a setup step after MPI_Init_thread failed: MPI is up but unusable
+
+// Above this a finite watchdog time is clamped (about 31.7 years): deadline arithmetic stays far inside
+// steady_clock's int64 nanoseconds (a larger value, cast, would overflow into a deadline in the past).
+constexpr double kMaxTimeoutMs = 1e12;
 // True while a collective runs (on the main thread or on a threadpool thread): only one at a time.
 std::atomic<bool> gCollectiveBusy{false};
 std::atomic<uint64_t> gCollectiveSeq{0};
@@ -155,10 +166,13 @@ class PeerProbe {
 // Aborts the whole job when the collective in progress outlives its deadline, naming the peers not in it.
 class Watchdog {
  public:
-  void Start(bool probePeers) {
+  // mayCallMpi: MPI granted MPI_THREAD_MULTIPLE, so this thread may call MPI (probe, MPI_Abort) while another
+  // thread is inside a collective. Below that it never calls MPI and ends a timed-out process with _exit(124).
+  void Start(bool mayCallMpi, bool probePeers) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (running_) return;
-    if (probePeers) probe_.Open();
+    mayCallMpi_ = mayCallMpi;
+    if (mayCallMpi && probePeers) probe_.Open();
     running_ = true;
     stop_ = false;
     thread_ = std::thread([this] { Loop(); });
@@ -176,16 +190,17 @@ class Watchdog {
     probe_.Close();
   }
 
-  // timeoutMs <= 0 disables the watchdog for this collective.
+  // timeoutMs <= 0 (or not finite) disables the watchdog for this collective; above kMaxTimeoutMs it is clamped.
   void Arm(const std::string& what, uint64_t seq, double timeoutMs) {
-    if (timeoutMs <= 0) return;
+    if (!(timeoutMs > 0) || std::isinf(timeoutMs)) return;
+    const std::chrono::duration<double, std::milli> span(std::min(timeoutMs, kMaxTimeoutMs));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       armed_ = true;
       what_ = what;
       seq_ = seq;
       timeoutMs_ = timeoutMs;
-      deadline_ = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeoutMs * 1000.0));
+      deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(span);
     }
     cv_.notify_all();
   }
@@ -220,15 +235,28 @@ class Watchdog {
       double timeoutMs = timeoutMs_;
       lock.unlock();
       std::string laggards = probe_.IsOpen() ? probe_.DescribeLaggards(seq, ProbeReplyText(what), 2000) : std::string();
-      std::fprintf(stderr,
-                   "[rank %d] MPI watchdog: %s did not complete within %.0f ms; %s; calling MPI_Abort\n",
-                   gWorldRank, what.c_str(), timeoutMs,
-                   laggards.empty() ? "a peer rank stopped participating or is stuck"
-                                    : ("not in it: " + laggards).c_str());
-      std::fflush(stderr);
-      MPI_Abort(MPI_COMM_WORLD, 124);
-      lock.lock();
-      armed_ = false;
+      std::string peers = !laggards.empty() ? "not in it: " + laggards
+                          : mayCallMpi_ || gWorldSize <= 1
+                              ? std::string("a peer rank stopped participating or is stuck")
+                              : std::string("a peer rank stopped participating or is stuck (peers not asked: that needs "
+                                            "thread level multiple)");
+      if (mayCallMpi_) {
+        std::fprintf(stderr, "[rank %d] MPI watchdog: %s did not complete within %.0f ms; %s; calling MPI_Abort\n",
+                     gWorldRank, what.c_str(), timeoutMs, peers.c_str());
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, 124);
+      } else {
+        // Another thread of this process is inside MPI (the collective): below MPI_THREAD_MULTIPLE a concurrent
+        // MPI_Abort is erroneous. _exit needs no MPI; mpirun sees a rank exit non-zero and aborts the job.
+        std::fprintf(stderr,
+                     "[rank %d] MPI watchdog: %s did not complete within %.0f ms; %s; thread level %s: not calling "
+                     "MPI_Abort (it would race the collective inside MPI), exiting with code 124 so that mpirun "
+                     "ends the job\n",
+                     gWorldRank, what.c_str(), timeoutMs, peers.c_str(), ThreadLevelName(gThreadLevel));
+        std::fflush(stderr);
+      }
+      std::fflush(stdout);
+      std::_Exit(124);  // MPI_Abort does not return; this is the fallback
     }
   }
 
@@ -237,6 +265,7 @@ class Watchdog {
   std::thread thread_;
   PeerProbe probe_;
   bool running_ = false;
+  bool mayCallMpi_ = false;
   bool stop_ = false;
   bool armed_ = false;
   std::string what_;
@@ -266,8 +295,19 @@ const char* ThreadLevelName(int level) {
 }
 
 void RequireReady(const Napi::Env& env) {
-  if (!gInitialized) throw Napi::Error::New(env, "MPI is not initialized: call init() first");
   if (gFinalized) throw Napi::Error::New(env, "MPI was already finalized");
+  if (!gInitialized) throw Napi::Error::New(env, "MPI is not initialized: call init() first");
+  if (!gInitError.empty()) throw Napi::Error::New(env, "MPI is unusable: init() failed: " + gInitError);
+}
+
+// Async collectives run MPI on a libuv threadpool thread: MPI must allow calls from threads other than the one
+// that initialized it (SERIALIZED; gCollectiveBusy keeps it to one at a time) or concurrent calls (MULTIPLE).
+void RequireThreadpoolLevel(const Napi::Env& env, const char* name) {
+  if (gThreadLevel < MPI_THREAD_SERIALIZED) {
+    throw Napi::Error::New(env, std::string(name) + ": MPI granted thread level " + ThreadLevelName(gThreadLevel) +
+                                    ", which forbids MPI calls from a threadpool thread (needs serialized or "
+                                    "multiple); use the blocking call (the JS wrapper falls back to it)");
+  }
 }
 
 // A raw byte/float region borrowed from a JS typed array.
@@ -277,23 +317,55 @@ struct Region {
   MPI_Datatype type = MPI_BYTE;
 };
 
-Region Float32Region(const Napi::Env& env, const Napi::Value& value) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(env, "expected a Float32Array");
-  }
-  Napi::Float32Array array = value.As<Napi::Float32Array>();
-  return Region{array.Data(), array.ElementLength(), MPI_FLOAT};
-}
+// A typed array's memory, checked so that MPI can use it for a whole collective (possibly on another thread).
+struct Borrowed {
+  Region region;
+  napi_value arrayBuffer = nullptr;
+  bool isArrayBuffer = false;  // false: a SharedArrayBuffer (which cannot be detached)
+};
 
-Region BytesRegion(const Napi::Env& env, const Napi::Value& value) {
-  if (!value.IsTypedArray()) throw Napi::TypeError::New(env, "expected a Float32Array or Uint8Array");
-  Napi::TypedArray array = value.As<Napi::TypedArray>();
-  napi_typedarray_type kind = array.TypedArrayType();
-  if (kind != napi_float32_array && kind != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "expected a Float32Array or Uint8Array");
+// Refuses what MPI must not be handed: wrong element types, detached buffers (transferred: length 0, memory gone)
+// and buffers whose memory can change size (a resizable ArrayBuffer may shrink under an async collective).
+Borrowed BorrowTypedArray(const Napi::Env& env, const Napi::Value& value, bool floatOnly, const char* name) {
+  const char* expected = floatOnly ? "a Float32Array" : "a Float32Array or Uint8Array";
+  if (!value.IsTypedArray()) throw Napi::TypeError::New(env, std::string(name) + ": expected " + expected);
+  napi_typedarray_type kind;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value arrayBuffer = nullptr;
+  size_t byteOffset = 0;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &kind, &length, &data, &arrayBuffer, &byteOffset),
+                       Borrowed());
+  if (kind != napi_float32_array && (floatOnly || kind != napi_uint8_array)) {
+    throw Napi::TypeError::New(env, std::string(name) + ": expected " + expected);
   }
-  uint8_t* base = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  return Region{base, array.ByteLength(), MPI_BYTE};
+  const std::string what = std::string(name) + ": the " + (kind == napi_float32_array ? "Float32Array" : "Uint8Array");
+  bool isArrayBuffer = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, arrayBuffer, &isArrayBuffer), Borrowed());
+  if (isArrayBuffer) {
+    bool detached = false;
+    NAPI_THROW_IF_FAILED(env, napi_is_detached_arraybuffer(env, arrayBuffer, &detached), Borrowed());
+    if (detached) {
+      throw Napi::TypeError::New(env, what + "'s ArrayBuffer is detached (transferred with postMessage, structuredClone "
+                                             "or ArrayBuffer.prototype.transfer): its memory is gone");
+    }
+  }
+  Napi::Value resizable = Napi::Object(env, arrayBuffer).Get(isArrayBuffer ? "resizable" : "growable");
+  if (resizable.IsBoolean() && resizable.As<Napi::Boolean>().Value()) {
+    throw Napi::TypeError::New(env, what + (isArrayBuffer ? " is backed by a resizable ArrayBuffer" : " is backed by a growable SharedArrayBuffer") +
+                                        " (created with maxByteLength): refused, its memory could change size "
+                                        "while MPI uses it; use a fixed-length buffer");
+  }
+  Borrowed borrowed;
+  borrowed.arrayBuffer = arrayBuffer;
+  borrowed.isArrayBuffer = isArrayBuffer;
+  if (floatOnly) {
+    borrowed.region = Region{data, length, MPI_FLOAT};
+  } else {
+    size_t elementSize = kind == napi_float32_array ? sizeof(float) : 1;
+    borrowed.region = Region{data, length * elementSize, MPI_BYTE};
+  }
+  return borrowed;
 }
 
 // MPI counts are int: split very large buffers into INT_MAX-element chunks.
@@ -390,11 +462,11 @@ CollectiveArgs ReadCollectiveArgs(const Napi::Value& value) {
   Napi::Value timeout = options.Get("timeoutMs");
   if (!timeout.IsUndefined() && !timeout.IsNull()) {
     double ms = timeout.IsNumber() ? timeout.As<Napi::Number>().DoubleValue() : std::nan("");
-    // NaN or a negative time is a caller's bug; Infinity and 0 mean no watchdog (a cast of either would be undefined).
+    // NaN or a negative time is a caller's bug; Infinity and 0 mean no watchdog; huge finite times are clamped.
     if (std::isnan(ms) || ms < 0) {
       throw Napi::RangeError::New(value.Env(), "timeoutMs must be a number >= 0 (0 or Infinity: no watchdog)");
     }
-    args.timeoutMs = std::isinf(ms) ? 0 : ms;
+    args.timeoutMs = std::isinf(ms) ? 0 : std::min(ms, kMaxTimeoutMs);
   }
   return args;
 }
@@ -405,18 +477,23 @@ void ThrowIfFailed(const Napi::Env& env, int rc, CollectiveKind kind) {
   }
 }
 
-// Runs a collective on the libuv threadpool; keeps the typed array alive until it completes.
+// Runs a collective on the libuv threadpool. Zero-copy: MPI reads and writes the caller's memory, so the typed
+// array and its ArrayBuffer are held by strong references until the promise settles (the garbage collector cannot
+// free them). Node-API cannot forbid a transfer (detach) meanwhile: that is the caller's contract, and a buffer
+// found detached at completion rejects the promise (the result went to memory the caller gave away).
 class CollectiveWorker : public Napi::AsyncWorker {
  public:
-  CollectiveWorker(Napi::Env env, CollectiveKind kind, Napi::Value buffer, Region region, int root,
+  CollectiveWorker(Napi::Env env, CollectiveKind kind, Napi::Value array, const Borrowed& borrowed, int root,
                    CollectiveArgs args)
       : Napi::AsyncWorker(env, "moa-mpi-collective"),
         deferred_(Napi::Promise::Deferred::New(env)),
         kind_(kind),
-        region_(region),
+        region_(borrowed.region),
+        isArrayBuffer_(borrowed.isArrayBuffer),
         root_(root),
         args_(std::move(args)) {
-    if (buffer.IsObject()) bufferRef_ = Napi::Persistent(buffer.As<Napi::Object>());
+    arrayRef_ = Napi::Persistent(array.As<Napi::Object>());
+    bufferRef_ = Napi::Persistent(Napi::Object(env, borrowed.arrayBuffer));
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -427,42 +504,112 @@ class CollectiveWorker : public Napi::AsyncWorker {
     if (rc_ != MPI_SUCCESS) SetError(std::string(KindName(kind_)) + " failed: " + ErrorText(rc_));
   }
 
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override {
+    bool detached = false;
+    if (isArrayBuffer_ && napi_is_detached_arraybuffer(Env(), bufferRef_.Value(), &detached) == napi_ok && detached) {
+      deferred_.Reject(Napi::Error::New(Env(), std::string(KindName(kind_)) +
+                                                   "Async: the buffer's ArrayBuffer was detached (transferred) while "
+                                                   "the collective was in flight; the result went to the transferred "
+                                                   "memory. Do not transfer a buffer before its collective settles")
+                           .Value());
+      return;
+    }
+    deferred_.Resolve(Env().Undefined());
+  }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference arrayRef_;
   Napi::ObjectReference bufferRef_;
   CollectiveKind kind_;
   Region region_;
+  bool isArrayBuffer_;
   int root_;
   CollectiveArgs args_;
   int rc_ = MPI_SUCCESS;
 };
 
-// init(): makes libmpi's symbols global (its plugins need them), then MPI_Init_thread(MULTIPLE).
+// "single" | "funneled" | "serialized" | "multiple" -> MPI_THREAD_*; undefined -> MPI_THREAD_MULTIPLE.
+int ParseThreadLevel(const Napi::Env& env, const Napi::Value& value) {
+  if (value.IsUndefined() || value.IsNull()) return MPI_THREAD_MULTIPLE;
+  std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
+  for (int level : {MPI_THREAD_SINGLE, MPI_THREAD_FUNNELED, MPI_THREAD_SERIALIZED, MPI_THREAD_MULTIPLE}) {
+    if (name == ThreadLevelName(level)) return level;
+  }
+  throw Napi::TypeError::New(env, "init(): threadLevel must be 'single', 'funneled', 'serialized' or 'multiple'");
+}
+
+// init(requestedLevel?): makes libmpi's symbols global (its plugins need them), then MPI_Init_thread.
+// Returns the level MPI granted, which may be lower than requested: the async collectives and the watchdog
+// follow the granted level. Again after a successful init: returns the granted level (idempotent), unless a
+// different level is requested, which throws. After finalize: throws (MPI cannot be initialized twice).
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (gFinalized) throw Napi::Error::New(env, "MPI was finalized; it cannot be initialized again");
-  if (gInitialized) return Napi::String::New(env, ThreadLevelName(gThreadLevel));
+  const bool explicitLevel = !info[0].IsUndefined() && !info[0].IsNull();
+  const int requested = ParseThreadLevel(env, info[0]);
+  if (gFinalized) {
+    throw Napi::Error::New(env, "MPI was finalized; it cannot be initialized again (one MPI_Init per process)");
+  }
+  if (gInitialized) {
+    if (!gInitError.empty()) throw Napi::Error::New(env, "MPI is unusable: init() failed: " + gInitError);
+    if (explicitLevel && requested != gRequestedLevel) {
+      throw Napi::Error::New(env, std::string("init(): MPI is already initialized (requested thread level ") +
+                                      ThreadLevelName(gRequestedLevel) + ", granted " + ThreadLevelName(gThreadLevel) +
+                                      "); it cannot be re-initialized with " + ThreadLevelName(requested));
+    }
+    return Napi::String::New(env, ThreadLevelName(gThreadLevel));
+  }
+  int flag = 0;
+  if (MPI_Finalized(&flag) == MPI_SUCCESS && flag) {
+    throw Napi::Error::New(env, "MPI was finalized outside this binding; it cannot be initialized again");
+  }
+  if (MPI_Initialized(&flag) == MPI_SUCCESS && flag) {
+    throw Napi::Error::New(env, "MPI was initialized outside this binding (another addon?); init() must make the "
+                                "MPI_Init_thread call itself to know the granted thread level");
+  }
   if (dlopen(MOA_LIBMPI_SONAME, RTLD_NOW | RTLD_GLOBAL) == nullptr) {
     throw Napi::Error::New(env, std::string("cannot load ") + MOA_LIBMPI_SONAME + " globally: " + dlerror());
   }
-  int provided = MPI_THREAD_SINGLE;
-  int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  int provided = -1;
+  int rc = MPI_Init_thread(nullptr, nullptr, requested, &provided);
   if (rc != MPI_SUCCESS) throw Napi::Error::New(env, "MPI_Init_thread failed: " + ErrorText(rc));
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &gWorldRank);
-  MPI_Comm_size(MPI_COMM_WORLD, &gWorldSize);
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, gWorldRank, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &gLocalRank);
-  MPI_Comm_size(node, &gLocalSize);
-  MPI_Comm_free(&node);
-  gThreadLevel = provided;
   gInitialized = true;
-  gWatchdog.Start(provided == MPI_THREAD_MULTIPLE && gWorldSize > 1);
-  return Napi::String::New(env, ThreadLevelName(provided));
+  gRequestedLevel = requested;
+  // Levels are ordered SINGLE < FUNNELED < SERIALIZED < MULTIPLE; anything else is treated as the lowest.
+  gThreadLevel = provided >= MPI_THREAD_SINGLE && provided <= MPI_THREAD_MULTIPLE ? provided : MPI_THREAD_SINGLE;
+  auto check = [&](int stepRc, const char* step) {
+    if (stepRc == MPI_SUCCESS) return;
+    gInitError = std::string(step) + " failed: " + ErrorText(stepRc);
+    throw Napi::Error::New(env, "init(): " + gInitError);
+  };
+  check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &gWorldRank), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &gWorldSize), "MPI_Comm_size");
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, gWorldRank, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  check(MPI_Comm_rank(node, &gLocalRank), "MPI_Comm_rank(node)");
+  check(MPI_Comm_size(node, &gLocalSize), "MPI_Comm_size(node)");
+  check(MPI_Comm_free(&node), "MPI_Comm_free");
+  const bool multiple = gThreadLevel == MPI_THREAD_MULTIPLE;
+  gWatchdog.Start(multiple, multiple && gWorldSize > 1);
+  return Napi::String::New(env, ThreadLevelName(gThreadLevel));
+}
+
+// threadLevel(): the level MPI granted, or null before init().
+Napi::Value ThreadLevel(const Napi::CallbackInfo& info) {
+  if (!gInitialized) return info.Env().Null();
+  return Napi::String::New(info.Env(), ThreadLevelName(gThreadLevel));
+}
+
+// checkBuffer(name, typedArray, floatOnly): the checks a collective makes of its buffer, without running it
+// (the JS wrapper calls it before queueing an async collective, so that a bad buffer throws at the call).
+Napi::Value CheckBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string("collective");
+  BorrowTypedArray(env, info[1], info[2].ToBoolean().Value(), name.c_str());
+  return env.Undefined();
 }
 
 Napi::Value Rank(const Napi::CallbackInfo& info) {
@@ -497,7 +644,7 @@ int ReadRoot(const Napi::CallbackInfo& info, size_t index) {
 Napi::Value AllreduceSum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireReady(env);
-  Region region = Float32Region(env, info[0]);
+  Region region = BorrowTypedArray(env, info[0], true, "allreduceSum").region;
   CollectiveArgs args = ReadCollectiveArgs(info[1]);
   ClaimCollectiveSlot(env);
   int rc = RunCollective(CollectiveKind::AllreduceSum, region, 0, args.label, args.timeoutMs);
@@ -510,10 +657,11 @@ Napi::Value AllreduceSum(const Napi::CallbackInfo& info) {
 Napi::Value AllreduceSumAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireReady(env);
-  Region region = Float32Region(env, info[0]);
+  RequireThreadpoolLevel(env, "allreduceSumAsync");
+  Borrowed borrowed = BorrowTypedArray(env, info[0], true, "allreduceSumAsync");
   CollectiveArgs args = ReadCollectiveArgs(info[1]);
   ClaimCollectiveSlot(env);
-  auto* worker = new CollectiveWorker(env, CollectiveKind::AllreduceSum, info[0], region, 0, std::move(args));
+  auto* worker = new CollectiveWorker(env, CollectiveKind::AllreduceSum, info[0], borrowed, 0, std::move(args));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -523,7 +671,7 @@ Napi::Value AllreduceSumAsync(const Napi::CallbackInfo& info) {
 Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireReady(env);
-  Region region = BytesRegion(env, info[0]);
+  Region region = BorrowTypedArray(env, info[0], false, "broadcast").region;
   int root = ReadRoot(info, 1);
   CollectiveArgs args = ReadCollectiveArgs(info[2]);
   ClaimCollectiveSlot(env);
@@ -537,11 +685,12 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
 Napi::Value BroadcastAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireReady(env);
-  Region region = BytesRegion(env, info[0]);
+  RequireThreadpoolLevel(env, "broadcastAsync");
+  Borrowed borrowed = BorrowTypedArray(env, info[0], false, "broadcastAsync");
   int root = ReadRoot(info, 1);
   CollectiveArgs args = ReadCollectiveArgs(info[2]);
   ClaimCollectiveSlot(env);
-  auto* worker = new CollectiveWorker(env, CollectiveKind::Broadcast, info[0], region, root, std::move(args));
+  auto* worker = new CollectiveWorker(env, CollectiveKind::Broadcast, info[0], borrowed, root, std::move(args));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -559,12 +708,24 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// abort(code): ends every rank of the job.
+// abort(code): ends every rank of the job. With an async collective inside MPI on a threadpool thread and a
+// thread level below MULTIPLE, MPI_Abort from this thread would be a concurrent MPI call: the process exits
+// instead, and mpirun, seeing a rank exit non-zero, aborts the job.
 Napi::Value Abort(const Napi::CallbackInfo& info) {
   int code = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
   std::fflush(stdout);
   std::fflush(stderr);
-  if (gInitialized && !gFinalized) MPI_Abort(MPI_COMM_WORLD, code);
+  if (gInitialized && !gFinalized) {
+    if (gThreadLevel == MPI_THREAD_MULTIPLE || !gCollectiveBusy) {
+      MPI_Abort(MPI_COMM_WORLD, code);
+    } else {
+      std::fprintf(stderr,
+                   "[rank %d] abort(%d): a collective is inside MPI on another thread and the thread level is %s: "
+                   "not calling MPI_Abort (it would race it), exiting so that mpirun ends the job\n",
+                   gWorldRank, code, ThreadLevelName(gThreadLevel));
+      std::fflush(stderr);
+    }
+  }
   std::_Exit(code);
 }
 
@@ -592,6 +753,8 @@ Napi::Value LibraryVersion(const Napi::CallbackInfo& info) {
 
 Napi::Object Register(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, Init));
+  exports.Set("threadLevel", Napi::Function::New(env, ThreadLevel));
+  exports.Set("checkBuffer", Napi::Function::New(env, CheckBuffer));
   exports.Set("rank", Napi::Function::New(env, Rank));
   exports.Set("size", Napi::Function::New(env, Size));
   exports.Set("localRank", Napi::Function::New(env, LocalRank));
