@@ -37,7 +37,7 @@ function wire(e: unknown): WireError {
   return { name: err?.name ?? 'EngineError', message: err?.message ?? String(e) };
 }
 
-async function loadModel(id: number, source: Parameters<typeof readBundle>[0]): Promise<LoadedBundle> {
+async function loadModel(source: Parameters<typeof readBundle>[0]): Promise<LoadedBundle> {
   if (!info) throw Object.assign(new Error('The engine is not initialised.'), { name: 'EngineError' });
   const t0 = performance.now();
   const bundle = await readBundle(source, baseUrl);
@@ -51,7 +51,6 @@ async function loadModel(id: number, source: Parameters<typeof readBundle>[0]): 
   await predictBatch(new Float32Array(height * width * channels), 1);
   current?.model.dispose();
   current = { model, metadata: bundle.metadata, predictBatch, batchSize };
-  void id;
   const m = bundle.metadata;
   return {
     name: m.name,
@@ -126,7 +125,7 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
       );
       break;
     case 'loadBundle':
-      serial(() => loadModel(msg.id, msg.source)).then(
+      serial(() => loadModel(msg.source)).then(
         (bundle) => post({ type: 'bundle', id: msg.id, bundle }),
         (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
       );

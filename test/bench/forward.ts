@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { kernels } from '@moa-lens/native';
 import { buildMcnn, mcnnForwardMacs } from '../../src/core/mcnn.ts';
-import { availableCores, selectBackend } from '../../training/src/engine/backend.ts';
+import { availableCores, selectBackend } from '../../training/src/backend/select.ts';
 import { loadSummary, machineSummary } from './machine.ts';
 import { emitResult, implementationLines, PYTHON, quickMode, runWorker, table, timeCalls, torchAvailable, workerJob } from './worker.ts';
 

@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { kernels } from '@moa-lens/native';
 import { buildMcnn } from '../../src/core/mcnn.ts';
-import { availableCores, selectBackend } from '../../training/src/engine/backend.ts';
-import { NATIVE_KERNEL_NAMES } from '../../training/src/engine/native-backend.ts';
+import { availableCores, selectBackend } from '../../training/src/backend/select.ts';
+import { NATIVE_KERNEL_NAMES } from '../../training/src/backend/native-backend.ts';
 import { MomentumSgd, parameterLayout } from '../../training/src/train/optimizer.ts';
 import { computeGradient } from '../../training/src/train/step.ts';
+import { Rng } from '../../training/src/util/prng.ts';
 import { loadSummary, machineSummary } from './machine.ts';
 import { emitResult, implementationLines, PYTHON, quickMode, runWorker, table, timeCalls, torchAvailable, workerJob } from './worker.ts';
 
@@ -88,15 +89,7 @@ export interface StepRow {
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER_ENV = 'MOA_TRAIN_STEP_WORKER';
 
-function random(n: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
+const random = (n: number) => new Rng(12345).uniformFloats(n);
 
 function runTorch(h: number, w: number, batch: number, threads: number, maxSteps: number, seconds: number): StepRow {
   const args = [join(here, 'torch_mcnn.py'), '--height', `${h}`, '--width', `${w}`, '--batch', `${batch}`, '--threads', `${threads}`, '--warmup', '1', '--steps', `${maxSteps}`, '--seconds', `${seconds}`];

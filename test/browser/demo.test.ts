@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleIOHandler } from '../../src/core/bundle.ts';
 import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { loadDatasetIndex } from '../../training/src/data/index.ts';
-import { selectBackend } from '../../training/src/engine/backend.ts';
+import { selectBackend } from '../../training/src/backend/select.ts';
 import { evaluate } from '../../training/src/eval/evaluate.ts';
 import { writeDemoPlate } from '../../training/src/simulate/demo-plate.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';

@@ -6,15 +6,15 @@ import { exitCodeOf } from '../../training/src/cluster/launch.ts';
 import { rankEngine } from '../../training/src/cluster.ts';
 import { formatCommand, planMpirun, type ClusterOptions } from '../../training/src/cluster/plan.ts';
 import { parseLscpuParsable, type MachineTopology } from '../../training/src/cluster/topology.ts';
-import type { EngineResolution } from '../../training/src/engine/backend.ts';
+import type { BackendResolution } from '../../training/src/backend/select.ts';
 
 const program = ['node', '--import', 'tsx', 'train.ts'];
 const laptop: MachineTopology = { sockets: 1, numaNodes: 1, cores: 2, hardwareThreads: 2, isRoot: false };
 const xeon6148: MachineTopology = { sockets: 2, numaNodes: 2, cores: 40, hardwareThreads: 80, isRoot: false };
 const xeonSnc: MachineTopology = { sockets: 2, numaNodes: 4, cores: 40, hardwareThreads: 80, isRoot: false };
 
-const native: EngineResolution = { name: 'native', why: 'auto: tfjs-node is not installed; the native oneDNN engine loads', threaded: true };
-const wasm: EngineResolution = { name: 'wasm', why: 'asked for', threaded: false };
+const native: BackendResolution = { name: 'native', why: 'auto: tfjs-node is not installed; the native oneDNN engine loads', threaded: true };
+const wasm: BackendResolution = { name: 'wasm', why: 'asked for', threaded: false };
 
 /** A plan for the threaded native engine unless another engine is given. */
 function plan(options: Partial<ClusterOptions>, machine: MachineTopology = xeon6148) {
@@ -210,7 +210,7 @@ describe('planMpirun by engine (2-socket, 40-core Xeon Gold 6148)', () => {
   });
 
   it('tfjs-node is threaded too; with sub-NUMA clustering the engine line names the NUMA domain', () => {
-    const tfjsNode: EngineResolution = { name: 'tfjs-node', why: 'asked for', threaded: true };
+    const tfjsNode: BackendResolution = { name: 'tfjs-node', why: 'asked for', threaded: true };
     expect(plan({ engine: tfjsNode })).toMatchObject({ np: 2, threadsPerRank: 20, mapBy: 'socket' });
     const snc = plan({ engine: tfjsNode }, xeonSnc);
     expect(snc).toMatchObject({ np: 4, threadsPerRank: 10, mapBy: 'numa' });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { isAvailable as nativeAvailable } from '@moa-lens/native';
 import { defaultMapBy, domainsOf } from '../../training/src/cluster/plan.ts';
 import { probeMachine } from '../../training/src/cluster/topology.ts';
-import { isTfjsNodeInstalled } from '../../training/src/engine/backend.ts';
+import { isTfjsNodeInstalled } from '../../training/src/backend/select.ts';
 import { fixturesDir, mpirunInstalled, repoRoot, resultLines, runCommand } from './mpirun.ts';
 
 const hasMpirun = mpirunInstalled();

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveBackend } from '../../training/src/engine/backend.ts';
+import { resolveBackend } from '../../training/src/backend/select.ts';
 import { latestCheckpoint, type Checkpoint } from '../../training/src/train/checkpoint.ts';
 import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { repoRoot, runTrainer, smallDataset } from '../training/train-helpers.ts';

@@ -3,11 +3,11 @@
 // e2e tier (vite.config.ts); the in-process checks are in engine-backend.test.ts.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isTfjsNodeInstalled } from '../../training/src/engine/backend.ts';
+import { isTfjsNodeInstalled } from '../../training/src/backend/select.ts';
 
 describe('selectBackend', () => {
   it.skipIf(isTfjsNodeInstalled())('without the native engine, auto falls back to wasm and says how to install it', () => {
-    const script = "import { selectBackend } from './training/src/engine/backend.ts'; await selectBackend({});";
+    const script = "import { selectBackend } from './training/src/backend/select.ts'; await selectBackend({});";
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { ...process.env, MOA_NATIVE_ENGINE: 'off' },

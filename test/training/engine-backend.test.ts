@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { isAvailable as nativeAvailable } from '@moa-lens/native';
-import { isTfjsNodeInstalled, resolveBackend, selectBackend, type BackendRequest } from '../../training/src/engine/backend.ts';
+import { isTfjsNodeInstalled, resolveBackend, selectBackend, type BackendRequest } from '../../training/src/backend/select.ts';
 
 const quiet = { log: null } as const;
 const hasVulkan = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/chromium/libvulkan.so.1'].some(existsSync);

@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { conv2dBackpropFilterViaConv, stripCount } from '../../training/src/engine/conv-grad.ts';
-import { registerWasmTrainingKernels } from '../../training/src/engine/wasm-kernels.ts';
+import { conv2dBackpropFilterViaConv, stripCount } from '../../training/src/backend/conv-grad.ts';
+import { registerWasmTrainingKernels } from '../../training/src/backend/wasm-kernels.ts';
+import { Rng } from '../../training/src/util/prng.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 interface Case {
@@ -15,15 +16,7 @@ interface Case {
   pad: Pad;
 }
 
-function random(shape: number[], seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+const random = (shape: number[], seed: number) => new Rng(seed).uniformFloats(shape.reduce((a, b) => a * b, 1), -1, 1);
 
 /** Runs one kernel on a backend and returns its values. */
 async function run(backend: string, kernel: string, inputs: Record<string, [Float32Array, number[]]>, attrs: object): Promise<Float32Array> {

@@ -4,23 +4,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { buildMcnn } from '../../src/core/mcnn.ts';
-import { registerWasmTrainingKernels } from '../../training/src/engine/wasm-kernels.ts';
+import { registerWasmTrainingKernels } from '../../training/src/backend/wasm-kernels.ts';
 import { MomentumSgd, parameterLayout, readFlat } from '../../training/src/train/optimizer.ts';
-import { computeGradient, type Batch } from '../../training/src/train/step.ts';
+import { computeGradient, type StepBatch } from '../../training/src/train/step.ts';
+import { Rng } from '../../training/src/util/prng.ts';
 
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
-
-function batchOf(labels: number[], seed: number): Batch {
+function batchOf(labels: number[], seed: number): StepBatch {
   const n = labels.length;
-  return { images: random(n * 64 * 64 * 3, seed), labels: Int32Array.from(labels), weights: new Float32Array(n).fill(1), height: 64, width: 64, channels: 3 };
+  return { images: new Rng(seed).uniformFloats(n * 64 * 64 * 3), labels: Int32Array.from(labels), weights: new Float32Array(n).fill(1), height: 64, width: 64, channels: 3 };
 }
 
 async function stepOn(backend: string, seed: number) {

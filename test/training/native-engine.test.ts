@@ -5,22 +5,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import { isAvailable, kernels, unavailableReason } from '@moa-lens/native';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMcnn } from '../../src/core/mcnn.ts';
-import { NATIVE_BACKEND, registerNativeBackend } from '../../training/src/engine/native-backend.ts';
+import { NATIVE_BACKEND, registerNativeBackend } from '../../training/src/backend/native-backend.ts';
 import { MomentumSgd, parameterLayout, readFlat } from '../../training/src/train/optimizer.ts';
-import { computeGradient, type Batch } from '../../training/src/train/step.ts';
+import { computeGradient, type StepBatch } from '../../training/src/train/step.ts';
+import { Rng } from '../../training/src/util/prng.ts';
 
 type Shape4 = [number, number, number, number];
 type Inputs = Record<string, [Float32Array, number[]]>;
 
-function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 2 ** 32;
-  }
-  return out;
-}
+const random = (n: number, seed: number, lo = -1, hi = 1) => new Rng(seed).uniformFloats(n, lo, hi);
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 async function run(backend: string, kernel: string, inputs: Inputs, attrs: object): Promise<{ values: Float32Array; shape: number[] }> {
@@ -193,7 +186,7 @@ describe.skipIf(!isAvailable())('native engine kernels vs cpu', () => {
   });
 });
 
-function batchOf(labels: number[], seed: number): Batch {
+function batchOf(labels: number[], seed: number): StepBatch {
   const n = labels.length;
   return { images: random(n * 64 * 64 * 3, seed, 0, 1), labels: Int32Array.from(labels), weights: new Float32Array(n).fill(1), height: 64, width: 64, channels: 3 };
 }

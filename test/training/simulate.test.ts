@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTiff } from '../../src/core/tiff/index.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
-import { hashString, Rng } from '../../training/src/simulate/prng.ts';
+import { hashString, Rng } from '../../training/src/util/prng.ts';
 import { encodeTiff16, encodeTiffPages, encodeTiffPlanar } from '../../training/src/simulate/tiff-writer.ts';
 import { compoundSignature, doseEffect, DMSO_PHENOTYPE, treatmentPhenotype } from '../../training/src/simulate/phenotypes.ts';
 import { renderField } from '../../training/src/simulate/render-field.ts';

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleIOHandler } from '../../src/core/bundle.ts';
 import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { loadDatasetIndex } from '../../training/src/data/index.ts';
-import { resolveBackend, selectBackend } from '../../training/src/engine/backend.ts';
+import { resolveBackend, selectBackend } from '../../training/src/backend/select.ts';
 import { evaluate } from '../../training/src/eval/evaluate.ts';
 import { repoRoot, runTrainer, smallDataset } from './train-helpers.ts';
 

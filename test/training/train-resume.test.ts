@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveBackend } from '../../training/src/engine/backend.ts';
+import { resolveBackend } from '../../training/src/backend/select.ts';
 import { latestCheckpoint } from '../../training/src/train/checkpoint.ts';
 import { runTrainer, smallDataset } from './train-helpers.ts';
 

@@ -7,7 +7,7 @@ import { parseHostfile, totalSlots } from './cluster/hostfile.ts';
 import { runMpirun } from './cluster/launch.ts';
 import { formatCommand, planMpirun, type MpirunPlan } from './cluster/plan.ts';
 import { probeMachine } from './cluster/topology.ts';
-import { BACKEND_NAMES, resolveBackend, type BackendRequest, type EngineResolution } from './engine/backend.ts';
+import { BACKEND_NAMES, resolveBackend, type BackendRequest, type BackendResolution } from './backend/select.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const defaultEntry = resolve(repoRoot, 'training', 'src', 'train.ts');
@@ -29,7 +29,7 @@ function backendRequest(value: string | undefined): BackendRequest {
  * The engine the ranks will use. Local ranks run on this machine with this node_modules, so resolving here is
  * what they will resolve; on a hostfile the plan assumes the hosts look like this one (and says so).
  */
-export function rankEngine(trainerArgs: readonly string[]): EngineResolution {
+export function rankEngine(trainerArgs: readonly string[]): BackendResolution {
   return resolveBackend(backendRequest(trainerFlag(trainerArgs, '--backend')));
 }
 

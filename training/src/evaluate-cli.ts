@@ -3,12 +3,12 @@ import { writeFile } from 'node:fs/promises';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { bundleIOHandler } from '../../src/core/bundle.ts';
 import { readBundleDir } from './bundle-fs.ts';
-import { selectBackend } from './engine/backend.ts';
+import { selectBackend } from './backend/select.ts';
 import { evaluate } from './eval/evaluate.ts';
 import { reportHtml } from './eval/report.ts';
-import { pct } from './export/finish.ts';
 import { ConfigError, DEFAULTS, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
+import { formatPercent } from './util/format.ts';
 
 const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [--fields all|held-out] [--report <file base>]
   --fields all       every labelled field under --data (default; e.g. a plate the model never saw)
@@ -50,8 +50,8 @@ try {
   const evaluation = await evaluate(model, data.samples, indices, meta, meta.classes.length);
   const { fieldScores: f, treatmentScores: t } = evaluation;
   console.log(`fields: ${args.fields === 'all' ? 'all labelled' : data.split.name} (${evaluation.skipped} unreadable skipped)`);
-  console.log(`field accuracy ${pct(f.accuracy)} of ${f.n}; treatment accuracy ${pct(t.accuracy)} of ${t.n}; chance ${pct(1 / meta.classes.length)}`);
-  console.log(`per class (treatment recall): ${meta.classes.map((c, k) => `${c} ${t.confusion[k].reduce((a, b) => a + b, 0) ? pct(t.confusion[k][k] / t.confusion[k].reduce((a, b) => a + b, 0), 0) : '-'}`).join(', ')}`);
+  console.log(`field accuracy ${formatPercent(f.accuracy)} of ${f.n}; treatment accuracy ${formatPercent(t.accuracy)} of ${t.n}; chance ${formatPercent(1 / meta.classes.length)}`);
+  console.log(`per class (treatment recall): ${meta.classes.map((c, k) => `${c} ${t.confusion[k].reduce((a, b) => a + b, 0) ? formatPercent(t.confusion[k][k] / t.confusion[k].reduce((a, b) => a + b, 0), 0) : '-'}`).join(', ')}`);
   if (args.report) {
     await writeFile(`${args.report}.json`, JSON.stringify({ bundle: { name: meta.name, hash: bundle.hash }, data: args.data, fields: args.fields, fieldAccuracy: f.accuracy, treatmentAccuracy: t.accuracy, fieldResults: evaluation.fields, treatments: evaluation.treatments.map((x) => ({ ...x, probabilities: Array.from(x.probabilities) })) }, null, 1));
     await writeFile(`${args.report}.html`, reportHtml({ title: `MoA Lens evaluation: ${meta.name} on ${args.data}`, classes: meta.classes, fieldScores: f, treatmentScores: t, history: [], facts: { fields: args.fields, 'field accuracy': f.accuracy, 'treatment accuracy': t.accuracy } }));

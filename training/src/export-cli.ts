@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { buildMcnn } from '../../src/core/mcnn.ts';
-import { selectBackend } from './engine/backend.ts';
+import { selectBackend } from './backend/select.ts';
 import { evaluateAndExport } from './export/finish.ts';
 import { latestCheckpoint, readCheckpoint } from './train/checkpoint.ts';
 import { ConfigError, DEFAULTS, parseTrainArgs, validateTrainConfig, type TrainConfig } from './train/config.ts';

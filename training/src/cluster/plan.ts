@@ -1,5 +1,5 @@
 // Pure planning of the mpirun command by engine: rank count, threads per rank, mapping/binding, oversubscription, env.
-import type { EngineResolution } from '../engine/backend.ts';
+import type { BackendResolution } from '../backend/select.ts';
 import type { MachineTopology } from './topology.ts';
 
 export type MapBy = 'socket' | 'numa' | 'core';
@@ -9,7 +9,7 @@ export interface ClusterOptions {
    * The engine the ranks will compute with (resolveBackend of the trainer's --backend). Threaded engines get one
    * rank per socket/NUMA domain with its cores as threads; single-threaded ones one rank per core.
    */
-  engine: EngineResolution;
+  engine: BackendResolution;
   np?: number;
   hostfile?: string;
   /** Slots the hostfile offers in total (null: unknown, a host without slots=). */
@@ -49,7 +49,7 @@ export function defaultMapBy(machine: MachineTopology): MapBy {
 }
 
 /** The mapping level an engine gets when --map-by is not given: a threaded engine's domains, else cores. */
-export function engineMapBy(engine: EngineResolution, machine: MachineTopology): MapBy {
+export function engineMapBy(engine: BackendResolution, machine: MachineTopology): MapBy {
   return engine.threaded ? defaultMapBy(machine) : 'core';
 }
 

@@ -5,7 +5,8 @@ import type { Sample, SkippedFile } from './dataset-index.ts';
 import type { FieldCache } from './field-cache.ts';
 import { FieldLoadError, loadFieldImage } from './field-loader.ts';
 
-export interface Batch {
+/** Preprocessed fields as loaded (before augmentation), with the sample each came from. */
+export interface FieldBatch {
   /** size x height x width x channels, float32, channel-last. */
   x: Float32Array;
   /** Class index per field. */
@@ -77,7 +78,7 @@ export async function loadSample(sample: Sample, spec: PreprocessSpec, cache?: F
  * (wrapping around), so every rank yields the same number of batches even when files are bad; fields
  * known bad from earlier epochs are skipped without a retry.
  */
-export async function* streamBatches(samples: readonly Sample[], order: readonly number[], options: BatchOptions): AsyncGenerator<Batch> {
+export async function* streamBatches(samples: readonly Sample[], order: readonly number[], options: BatchOptions): AsyncGenerator<FieldBatch> {
   const { batchSize, spec, cache } = options;
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   if (cache && preprocessSpecKey(cache.spec) !== preprocessSpecKey(spec)) {
@@ -102,10 +103,10 @@ export async function* streamBatches(samples: readonly Sample[], order: readonly
     return undefined;
   };
 
-  const makeBatch = async (b: number): Promise<Batch | undefined> => {
+  const makeBatch = async (b: number): Promise<FieldBatch | undefined> => {
     const start = b * batchSize;
     const size = Math.min(batchSize, order.length - start);
-    let batch: Batch | undefined;
+    let batch: FieldBatch | undefined;
     for (let k = 0; k < size; k++) {
       const loaded = await loadOrSubstitute(start + k);
       if (!loaded) return undefined;

@@ -17,8 +17,6 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
  */
 export class FieldCache {
   readonly dir: string;
-  hits = 0;
-  misses = 0;
 
   constructor(root: string, readonly spec: PreprocessSpec) {
     this.dir = path.join(root, sha(preprocessSpecKey(spec)).slice(0, 16));
@@ -44,14 +42,10 @@ export class FieldCache {
     try {
       bytes = await readFile(this.entryPath(sample));
     } catch {
-      this.misses++;
       return undefined;
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 24 || view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) {
-      this.misses++;
-      return undefined;
-    }
+    if (bytes.byteLength < 24 || view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) return undefined;
     const height = view.getUint32(8, true);
     const width = view.getUint32(12, true);
     const channels = view.getUint32(16, true);
@@ -59,13 +53,9 @@ export class FieldCache {
     const stored = bytes.subarray(24, 24 + keyLength).toString('utf8');
     const dataOffset = align4(24 + keyLength);
     const count = height * width * channels;
-    if (stored !== fingerprint || bytes.byteLength !== dataOffset + count * 4) {
-      this.misses++;
-      return undefined;
-    }
+    if (stored !== fingerprint || bytes.byteLength !== dataOffset + count * 4) return undefined;
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(dataOffset, dataOffset + count * 4));
-    this.hits++;
     return { height, width, channels, data };
   }
 

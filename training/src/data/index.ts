@@ -5,4 +5,4 @@ export { leaveOneCompoundOutFolds, randomFieldSplit, type Split } from './splits
 export { epochOrder, shardOrder, classWeights, balancedEpochOrder, type RemainderPolicy } from './sampling.ts';
 export { FieldCache } from './field-cache.ts';
 export { FieldLoadError, loadFieldImage, loadFieldPlanes } from './field-loader.ts';
-export { streamBatches, loadSample, LoadReport, type Batch, type BatchOptions } from './batches.ts';
+export { streamBatches, loadSample, LoadReport, type FieldBatch, type BatchOptions } from './batches.ts';

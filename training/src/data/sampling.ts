@@ -1,7 +1,7 @@
 // Per-epoch sample order, sharding by rank and world size, and class-imbalance helpers (class weights, balanced sampling).
 
 import type { Sample } from './dataset-index.ts';
-import { deriveSeed, Rng } from '../simulate/prng.ts';
+import { deriveSeed, Rng } from '../util/prng.ts';
 
 /** A permutation of `indices` that depends only on (seed, epoch): every rank computes the same one. */
 export function epochOrder(indices: readonly number[], epoch: number, seed: number): number[] {

@@ -2,7 +2,7 @@
 
 import { DMSO } from '../../../src/core/labels.ts';
 import type { Sample } from './dataset-index.ts';
-import { deriveSeed, Rng } from '../simulate/prng.ts';
+import { deriveSeed, Rng } from '../util/prng.ts';
 
 /** A train/test partition as indices into the sample list. */
 export interface Split {

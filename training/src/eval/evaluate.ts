@@ -6,7 +6,8 @@ import { layersPredictBatch } from '../../../src/core/layers-predict.ts';
 import { treatmentKey } from '../../../src/core/metadata.ts';
 import { loadSample, LoadReport, type FieldCache, type Sample } from '../data/index.ts';
 
-export interface FieldResult {
+/** One held-out field: its true label and the class predicted for it. */
+export interface EvaluatedField {
   sample: number;
   id: string;
   treatment: string;
@@ -16,7 +17,7 @@ export interface FieldResult {
 }
 
 export interface Evaluation {
-  fields: FieldResult[];
+  fields: EvaluatedField[];
   treatments: TreatmentPrediction[];
   fieldScores: Scores;
   treatmentScores: Scores;
@@ -29,7 +30,7 @@ export interface Evaluation {
  */
 export async function evaluate(model: tfl.LayersModel, samples: readonly Sample[], indices: readonly number[], fieldModel: FieldModel, classes: number, cache?: FieldCache, chunk = 16): Promise<Evaluation> {
   const report = new LoadReport();
-  const fields: FieldResult[] = [];
+  const fields: EvaluatedField[] = [];
   const predictBatch = layersPredictBatch(model, fieldModel.input);
   for (let i = 0; i < indices.length; i += chunk) {
     const loaded: { index: number; image: Awaited<ReturnType<typeof loadSample>> }[] = [];

@@ -1,5 +1,6 @@
 // A self-contained HTML report of an evaluation: accuracy, confusion matrix and training curves as inline SVG.
 import type { Scores } from '../../../src/core/aggregate.ts';
+import { formatPercent } from '../util/format.ts';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
@@ -15,7 +16,7 @@ export function confusionSvg(scores: Scores, classes: readonly string[], title: 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="16" font-size="14" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${left}" y="34">rows: true class, columns: predicted; accuracy ${(scores.accuracy * 100).toFixed(1)}% (${scores.correct}/${scores.n})</text>`,
+    `<text x="${left}" y="34">rows: true class, columns: predicted; accuracy ${formatPercent(scores.accuracy)} (${scores.correct}/${scores.n})</text>`,
   ];
   classes.forEach((c, i) => {
     parts.push(`<text x="${left - 6}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end">${esc(c)}</text>`);

@@ -11,6 +11,7 @@ import { confusionSvg, reportHtml } from '../eval/report.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
+import { formatPercent } from '../util/format.ts';
 import { exportBundle, quantizeModel } from './export.ts';
 
 export interface HeldOutMetrics {
@@ -56,7 +57,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     quantizedTreatmentAccuracy: qEval.treatmentScores.accuracy,
     quantizationAgreement: agreement,
   };
-  f.log(`held out (${data.split.name}): field accuracy ${pct(metrics.fieldAccuracy)} of ${metrics.heldOutFields}, treatment accuracy ${pct(metrics.treatmentAccuracy)} of ${metrics.heldOutTreatments}; ${q.dtype} top-1 agreement ${pct(agreement, 2)} (${q.dtype} field accuracy ${pct(metrics.quantizedFieldAccuracy)}, treatment ${pct(metrics.quantizedTreatmentAccuracy)})`);
+  f.log(`held out (${data.split.name}): field accuracy ${formatPercent(metrics.fieldAccuracy)} of ${metrics.heldOutFields}, treatment accuracy ${formatPercent(metrics.treatmentAccuracy)} of ${metrics.heldOutTreatments}; ${q.dtype} top-1 agreement ${formatPercent(agreement, 2)} (${q.dtype} field accuracy ${formatPercent(metrics.quantizedFieldAccuracy)}, treatment ${formatPercent(metrics.quantizedTreatmentAccuracy)})`);
   const provenance = {
     trained: true,
     summary: `M-CNN trained by MoA Lens on ${config.data} (${data.split.name}), ${f.steps} steps.`,
@@ -91,8 +92,4 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
   f.log(`exported ${config.out} (${q.dtype}, ${(q.bytes / 1e6).toFixed(2)} MB of weights); report ${reportBase}.html`);
   q.model.dispose();
   return metrics;
-}
-
-export function pct(x: number, digits = 1): string {
-  return `${(x * 100).toFixed(digits)}%`;
 }

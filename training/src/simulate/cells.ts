@@ -1,7 +1,7 @@
 // Cell placement in a field and per-cell state (cycle phase, nuclei, spindle, actin features) drawn from a phenotype.
 
 import type { Phenotype } from './phenotypes.ts';
-import type { Rng } from './prng.ts';
+import type { Rng } from '../util/prng.ts';
 
 export type CellKind = 'interphase' | 'mitotic' | 'apoptotic';
 export type SpindleKind = 'bipolar' | 'monopolar' | 'spindleless' | 'multipolar';

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MOA_CLASSES, type MoaClass } from '../../../src/core/labels.ts';
 import { compoundSignatures, encodeMultiChannelTiff, type MetadataTables } from './dataset-writer.ts';
-import { deriveSeed } from './prng.ts';
+import { deriveSeed } from '../util/prng.ts';
 import { treatmentPhenotype } from './phenotypes.ts';
 import { renderField, type RenderedField } from './render-field.ts';
 

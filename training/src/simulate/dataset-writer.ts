@@ -6,7 +6,7 @@ import { parseImageTable, parseMoaTable, treatmentKey, type ImageTableRow, type 
 import { CHANNELS, type MoaClass } from '../../../src/core/labels.ts';
 import { IMAGE_TABLE, MOA_TABLE } from '../data/dataset-index.ts';
 import { compoundSignature, treatmentPhenotype, type CompoundSignature } from './phenotypes.ts';
-import { deriveSeed } from './prng.ts';
+import { deriveSeed } from '../util/prng.ts';
 import { renderField, type RenderedField } from './render-field.ts';
 import { encodeTiff16, encodeTiffPages, encodeTiffPlanar, type TiffCompression } from './tiff-writer.ts';
 

@@ -1,17 +1,16 @@
 // Seeded, tileable value-noise texture sampled bilinearly: nuclear granularity, fibre breaks, cytoplasm mottling.
 
-import { Rng } from './prng.ts';
+import { Rng } from '../util/prng.ts';
 
 const SIZE = 128;
 const MASK = SIZE - 1;
 
 /** A 128x128 periodic table of uniform values in [0, 1) sampled with bilinear interpolation. */
 export class NoiseTexture {
-  private readonly table = new Float32Array(SIZE * SIZE);
+  private readonly table: Float32Array;
 
   constructor(seed: number) {
-    const rng = new Rng(seed);
-    for (let i = 0; i < this.table.length; i++) this.table[i] = rng.next();
+    this.table = new Rng(seed).uniformFloats(SIZE * SIZE);
   }
 
   /** Value noise at (x, y) in table cells; smooth between integer lattice points. */

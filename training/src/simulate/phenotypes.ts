@@ -25,7 +25,7 @@
 // concentration, so the lowest doses of a compound can look like DMSO, as in the real screen.
 
 import type { MoaClass } from '../../../src/core/labels.ts';
-import { deriveSeed, Rng } from './prng.ts';
+import { deriveSeed, Rng } from '../util/prng.ts';
 
 /** Field-level mean morphology; individual cells are drawn around these means. Lengths are full-resolution pixels. */
 export interface Phenotype {

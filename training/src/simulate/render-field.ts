@@ -4,7 +4,7 @@ import { binDown, gaussianBlur } from './blur.ts';
 import { placeCells, sampleCell, type Blob, type Cell } from './cells.ts';
 import { NoiseTexture } from './noise-texture.ts';
 import type { Phenotype } from './phenotypes.ts';
-import { deriveSeed, Rng } from './prng.ts';
+import { deriveSeed, Rng } from '../util/prng.ts';
 
 /** Full BBBC021 field size; phenotype lengths are in pixels of this size. */
 export const FULL_HEIGHT = 1024;

@@ -3,13 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { appendFile } from 'node:fs/promises';
 import { balancedEpochOrder, epochOrder, shardOrder, streamBatches, classWeights, LoadReport } from '../data/index.ts';
-import { deriveSeed, Rng } from '../simulate/prng.ts';
+import { formatSeconds } from '../util/format.ts';
+import { deriveSeed, Rng } from '../util/prng.ts';
 import { tileField, extractTile } from '../../../src/core/tiling.ts';
 import type { TrainConfig } from './config.ts';
 import type { TrainingData } from './data.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
 import { MomentumSgd, parameterLayout, readFlat, writeFlat } from './optimizer.ts';
-import { computeGradient, type Batch } from './step.ts';
+import { computeGradient, type StepBatch } from './step.ts';
 import { latestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { World } from './world.ts';
 
@@ -120,7 +121,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
         augmentToInput(batch.x.subarray(k * pixels, (k + 1) * pixels), batch.height, batch.width, batch.channels, input, rng, images.subarray(k * tileSize, (k + 1) * tileSize));
         sampleWeights[k] = weightsByClass ? weightsByClass[batch.labels[k]] : 1;
       }
-      const stepBatch: Batch = { images, labels: batch.labels, weights: sampleWeights, height: input.height, width: input.width, channels: c };
+      const stepBatch: StepBatch = { images, labels: batch.labels, weights: sampleWeights, height: input.height, width: input.width, channels: c };
       const { loss } = computeGradient(model, layout, stepBatch, config.labelSmoothing, fused.subarray(0, layout.total));
       fused[layout.total] = loss;
       await world.allreduceMean(fused, `step ${step + 1}`);
@@ -153,11 +154,4 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
   }
   optimizer.dispose();
   return { steps: step, history, report, seconds: (performance.now() - started) / 1000 };
-}
-
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }

@@ -1,6 +1,6 @@
 // Momentum SGD (Nesterov option) with L2 weight decay, applied to a fused flat gradient.
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeMomentumStep } from '../engine/native-backend.ts';
+import { nativeMomentumStep } from '../backend/native-backend.ts';
 
 export interface OptimizerConfig {
   momentum: number;

@@ -1,10 +1,11 @@
 // One training step's gradient: label-smoothed, class-weighted cross-entropy, fused into one flat buffer.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { copyValuesInto } from '../engine/native-backend.ts';
+import { copyValuesInto } from '../backend/native-backend.ts';
 import type { ParameterLayout } from './optimizer.ts';
 
-export interface Batch {
+/** One training step's input: augmented model-input images with their labels and loss weights. */
+export interface StepBatch {
   /** [batch, height, width, channels] model input, HWC per image. */
   images: Float32Array;
   labels: Int32Array;
@@ -31,7 +32,7 @@ export function smoothedCrossEntropy(probs: tf.Tensor2D, labels: tf.Tensor1D, we
  * Forward + backward on one batch: the loss and the gradient of every trainable variable, fused (layout order)
  * into `out` (a new buffer when not given).
  */
-export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout, batch: Batch, smoothing: number, out?: Float32Array): { loss: number; gradient: Float32Array } {
+export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout, batch: StepBatch, smoothing: number, out?: Float32Array): { loss: number; gradient: Float32Array } {
   const n = batch.labels.length;
   const x = tf.tensor4d(batch.images, [n, batch.height, batch.width, batch.channels]);
   const y = tf.tensor1d(batch.labels, 'int32');

@@ -1,4 +1,5 @@
-// Small deterministic PRNG (mulberry32) with string hashing and the distributions the simulator needs.
+// The project's seeded PRNG (mulberry32) with string hashing and the distributions the simulator, the
+// trainer (splits, sampling, augmentation) and the tests need.
 
 /** 32-bit string hash (FNV-1a followed by a murmur-style finaliser); stable across runs and platforms. */
 export function hashString(text: string): number {
@@ -43,6 +44,13 @@ export class Rng {
   /** Uniform in [lo, hi). */
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();
+  }
+
+  /** `count` values uniform in [lo, hi), as float32. */
+  uniformFloats(count: number, lo = 0, hi = 1): Float32Array {
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = this.uniform(lo, hi);
+    return out;
   }
 
   /** Integer in [0, n). */

@@ -20,7 +20,8 @@ export interface BackendOptions {
   log?: ((line: string) => void) | null;
 }
 
-export interface BackendChoice {
+/** The backend selectBackend initialised, as it reports itself. */
+export interface SelectedBackend {
   name: BackendName;
   /** Threads the backend actually computes with (as far as it reports). */
   threads: number;
@@ -30,7 +31,7 @@ export interface BackendChoice {
 }
 
 /** Whether each backend can run here, judged without initialising anything. */
-export interface EngineResolution {
+export interface BackendResolution {
   name: BackendName;
   why: string;
   /** Threaded engines run one rank per socket/NUMA domain with its cores as threads; WASM one rank per core. */
@@ -38,7 +39,7 @@ export interface EngineResolution {
 }
 
 /** Which backend a request resolves to ('auto': tfjs-node, else native, else WASM) and why; starts nothing. */
-export function resolveBackend(requested: BackendRequest): EngineResolution {
+export function resolveBackend(requested: BackendRequest): BackendResolution {
   if (requested !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(requested)) {
     throw new Error(`unknown backend '${String(requested)}'; choose one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
@@ -69,7 +70,7 @@ export function availableCores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-async function useTfjsNode(): Promise<BackendChoice> {
+async function useTfjsNode(): Promise<SelectedBackend> {
   if (!isTfjsNodeInstalled()) {
     throw new Error('backend tfjs-node requested but @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)');
   }
@@ -80,7 +81,7 @@ async function useTfjsNode(): Promise<BackendChoice> {
   return { name: 'tfjs-node', threads, detail: `libtensorflow (native), intra-op threads ~${threads}`, why: '' };
 }
 
-async function useNative(threads: number | undefined): Promise<BackendChoice> {
+async function useNative(threads: number | undefined): Promise<SelectedBackend> {
   const want = threads ?? availableCores();
   if (!Number.isInteger(want) || want < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
   if (!nativeAddonLoads()) throw new Error(`backend native requested but ${nativeUnavailableReason()}`);
@@ -96,7 +97,7 @@ async function useNative(threads: number | undefined): Promise<BackendChoice> {
   };
 }
 
-async function useWasm(threads: number | undefined): Promise<BackendChoice> {
+async function useWasm(threads: number | undefined): Promise<SelectedBackend> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const want = threads ?? availableCores();
   if (!Number.isInteger(want) || want < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
@@ -144,7 +145,7 @@ function prepareVulkan(): string {
   return notes.join(', ');
 }
 
-async function useWebgpu(): Promise<BackendChoice> {
+async function useWebgpu(): Promise<SelectedBackend> {
   const vulkanNotes = process.platform === 'linux' ? prepareVulkan() : '';
   const webgpu = await import('webgpu');
   const create = webgpu.create;
@@ -170,7 +171,7 @@ async function useWebgpu(): Promise<BackendChoice> {
   return { name: 'webgpu', threads: 1, detail: `Dawn adapter: ${name || 'unknown'}${vulkanNotes ? ` (${vulkanNotes})` : ''}`, why: '' };
 }
 
-async function useCpu(): Promise<BackendChoice> {
+async function useCpu(): Promise<SelectedBackend> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
   return { name: 'cpu', threads: 1, detail: 'pure-JS reference backend (slow; explicit request only)', why: '' };
@@ -181,21 +182,21 @@ async function useCpu(): Promise<BackendChoice> {
  * when its addon loads, else WASM (with one line on how to get the native engine). WebGPU and the pure-JS cpu
  * backend are used only when named.
  */
-export async function selectBackend(options: BackendOptions = {}): Promise<BackendChoice> {
+export async function selectBackend(options: BackendOptions = {}): Promise<SelectedBackend> {
   const resolved = resolveBackend(options.requested ?? 'auto');
   const log = options.log === undefined ? console.log : options.log;
-  let choice: BackendChoice;
+  let selected: SelectedBackend;
   switch (resolved.name) {
-    case 'tfjs-node': choice = await useTfjsNode(); break;
-    case 'native': choice = await useNative(options.threads); break;
-    case 'wasm': choice = await useWasm(options.threads); break;
-    case 'webgpu': choice = await useWebgpu(); break;
-    case 'cpu': choice = await useCpu(); break;
+    case 'tfjs-node': selected = await useTfjsNode(); break;
+    case 'native': selected = await useNative(options.threads); break;
+    case 'wasm': selected = await useWasm(options.threads); break;
+    case 'webgpu': selected = await useWebgpu(); break;
+    case 'cpu': selected = await useCpu(); break;
   }
-  choice.why = resolved.why;
-  log?.(`[engine] backend: ${choice.name}, ${choice.threads} thread${choice.threads === 1 ? '' : 's'} (${choice.detail}); ${choice.why}`);
+  selected.why = resolved.why;
+  log?.(`[engine] backend: ${selected.name}, ${selected.threads} thread${selected.threads === 1 ? '' : 's'} (${selected.detail}); ${selected.why}`);
   if (resolved.name === 'wasm' && options.requested !== 'wasm') {
     log?.(`[engine] for the native oneDNN engine (many times faster, threads inside each rank): ${NATIVE_INSTALL_HINT}`);
   }
-  return choice;
+  return selected;
 }
