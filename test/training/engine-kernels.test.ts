@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { conv2dBackpropFilterViaConv, stripCount } from '../../training/src/backend/conv-grad.ts';
 import { registerWasmTrainingKernels } from '../../training/src/backend/wasm-kernels.ts';
 import { Rng } from '../../training/src/util/prng.ts';
+import { maxDifference } from './step-reference.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 interface Case {
@@ -29,13 +30,7 @@ async function run(backend: string, kernel: string, inputs: Record<string, [Floa
 }
 
 function compare(ours: Float32Array, ref: Float32Array): { maxAbs: number; maxRel: number } {
-  expect(ours.length).toBe(ref.length);
-  let maxAbs = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
+  const { maxAbs, scale } = maxDifference(ours, ref);
   return { maxAbs, maxRel: maxAbs / scale };
 }
 

@@ -4,11 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { isAvailable, kernels, unavailableReason } from '@moa-lens/native';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildMcnn } from '../../src/core/mcnn.ts';
 import { NATIVE_BACKEND, registerNativeBackend } from '../../training/src/backend/native-backend.ts';
-import { MomentumSgd, parameterLayout, readFlat } from '../../training/src/train/optimizer.ts';
-import { computeGradient, type StepBatch } from '../../training/src/train/step.ts';
 import { Rng } from '../../training/src/util/prng.ts';
+import { expectSameStep, maxDifference, trainStepOn } from './step-reference.ts';
 
 type Shape4 = [number, number, number, number];
 type Inputs = Record<string, [Float32Array, number[]]>;
@@ -31,12 +29,7 @@ async function relativeError(kernel: string, inputs: Inputs, attrs: object): Pro
   const ours = await run(NATIVE_BACKEND, kernel, inputs, attrs);
   const ref = await run('cpu', kernel, inputs, attrs);
   expect(ours.shape).toEqual(ref.shape);
-  let maxAbs = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.values.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(ours.values[i] - ref.values[i]));
-    scale = Math.max(scale, Math.abs(ref.values[i]));
-  }
+  const { maxAbs, scale } = maxDifference(ours.values, ref.values);
   expect(scale, `${kernel}: the reference is all zero, the comparison would prove nothing`).toBeGreaterThan(0);
   return maxAbs / scale;
 }
@@ -186,55 +179,20 @@ describe.skipIf(!isAvailable())('native engine kernels vs cpu', () => {
   });
 });
 
-function batchOf(labels: number[], seed: number): StepBatch {
-  const n = labels.length;
-  return { images: random(n * 64 * 64 * 3, seed, 0, 1), labels: Int32Array.from(labels), weights: new Float32Array(n).fill(1), height: 64, width: 64, channels: 3 };
-}
-
-async function stepOn(backend: string, seed: number) {
-  await tf.setBackend(backend);
-  const model = buildMcnn({ height: 64, width: 64, widthMultiplier: 0.25, seed });
-  const layout = parameterLayout(model.trainableWeights.map((w) => w.read() as tf.Variable));
-  const { loss, gradient } = computeGradient(model, layout, batchOf([3, 11], 7), 0.1);
-  const optimizer = new MomentumSgd(layout, { momentum: 0.9, nesterov: false, weightDecay: 5e-5 });
-  for (let k = 0; k < 2; k++) optimizer.apply(computeGradient(model, layout, batchOf([5, 1, 12], 9 + k), 0.1).gradient, 0.01);
-  const after = readFlat(layout);
-  const sizes = layout.variables.map((v) => [v.name.replace(/_\d+$/, ''), v.size] as const);
-  optimizer.dispose();
-  model.dispose();
-  return { loss, gradient, after, offsets: layout.offsets, sizes };
-}
-
 describe.skipIf(!isAvailable())('M-CNN training step on the native engine', () => {
   it('same loss, gradient of every weight and weights after two momentum steps as the cpu backend', async () => {
     registerNativeBackend().setThreads(2);
-    const cpu = await stepOn('cpu', 42);
-    const native = await stepOn(NATIVE_BACKEND, 42);
-    expect(Math.abs(native.loss - cpu.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpu.loss)));
-    expect(native.sizes).toEqual(cpu.sizes);
-    cpu.sizes.forEach(([name, size], i) => {
-      const a = native.gradient.subarray(native.offsets[i], native.offsets[i] + size);
-      const b = cpu.gradient.subarray(cpu.offsets[i], cpu.offsets[i] + size);
-      let maxAbs = 0;
-      let scale = 0;
-      for (let j = 0; j < b.length; j++) {
-        maxAbs = Math.max(maxAbs, Math.abs(a[j] - b[j]));
-        scale = Math.max(scale, Math.abs(b[j]));
-      }
-      expect(scale, `${name} gradient is all zero`).toBeGreaterThan(0);
-      expect(maxAbs / scale, name).toBeLessThan(2e-3);
-    });
-    let maxAbs = 0;
-    for (let j = 0; j < cpu.after.length; j++) maxAbs = Math.max(maxAbs, Math.abs(native.after[j] - cpu.after[j]));
-    expect(maxAbs).toBeLessThan(1e-4);
+    const cpu = await trainStepOn('cpu', 42, [5, 1, 12]);
+    const native = await trainStepOn(NATIVE_BACKEND, 42, [5, 1, 12]);
+    expectSameStep(native, cpu);
   });
 
   it('is bit-identical run to run for the same thread count (1 and 2 threads)', async () => {
     const native = registerNativeBackend();
     for (const threads of [1, 2]) {
       native.setThreads(threads);
-      const first = await stepOn(NATIVE_BACKEND, 7);
-      const second = await stepOn(NATIVE_BACKEND, 7);
+      const first = await trainStepOn(NATIVE_BACKEND, 7, [5, 1, 12]);
+      const second = await trainStepOn(NATIVE_BACKEND, 7, [5, 1, 12]);
       expect(Buffer.from(second.gradient.buffer).equals(Buffer.from(first.gradient.buffer)), `gradient, ${threads} threads`).toBe(true);
       expect(Buffer.from(second.after.buffer).equals(Buffer.from(first.after.buffer)), `weights, ${threads} threads`).toBe(true);
     }

@@ -149,8 +149,26 @@ dnnl::convolution_forward::primitive_desc forwardDesc(const ConvShape& c, bool t
   return dnnl::convolution_forward::primitive_desc(desc, attr, cpuEngine());
 }
 
-void remember(const std::string& key, ConvPrimitive& p) {
-  g_implByShape[key] = p.impl;
+// The forward primitive a backward one is derived from (oneDNN's "hint"): the same convolution, no bias or ReLU.
+dnnl::convolution_forward::primitive_desc forwardHint(const ConvShape& c) {
+  ConvShape plain = c;
+  plain.bias = false;
+  plain.relu = false;
+  return forwardDesc(plain, true);
+}
+
+// Records what oneDNN chose, readies the reorder between the caller's HWIO filter and the primitive's layout
+// (towards the primitive for data it reads, back to HWIO for a gradient it writes), and caches the primitive.
+ConvPrimitive& cache(const std::string& key, const ConvShape& c, std::unique_ptr<ConvPrimitive> p, bool weightsAreOutput) {
+  if (p->weights != c.weightsHwio()) {
+    memory user(c.weightsHwio(), cpuEngine(), DNNL_MEMORY_NONE);
+    memory mine(p->weights, cpuEngine(), DNNL_MEMORY_NONE);
+    auto pd = weightsAreOutput ? dnnl::reorder::primitive_desc(mine, user) : dnnl::reorder::primitive_desc(user, mine);
+    p->weightsReorder = std::make_unique<dnnl::reorder>(pd);
+    p->weightsScratch.resize(p->weights.get_size() / sizeof(float));
+  }
+  g_implByShape[key] = p->impl;
+  return *g_convCache.emplace(key, std::move(p)).first->second;
 }
 
 ConvPrimitive& forwardPrimitive(const ConvShape& c) {
@@ -162,64 +180,31 @@ ConvPrimitive& forwardPrimitive(const ConvShape& c) {
   p->impl = pd.impl_info_str();
   p->weights = pd.weights_desc();
   p->primitive = dnnl::convolution_forward(pd);
-  if (p->weights != c.weightsHwio()) {
-    memory user(c.weightsHwio(), cpuEngine(), DNNL_MEMORY_NONE);
-    memory mine(p->weights, cpuEngine(), DNNL_MEMORY_NONE);
-    p->weightsReorder = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(user, mine));
-    p->weightsScratch.resize(p->weights.get_size() / sizeof(float));
-  }
-  remember(key, *p);
-  return *g_convCache.emplace(key, std::move(p)).first->second;
+  return cache(key, c, std::move(p), false);
+}
+
+// A backward convolution (data or weights: both descriptors take source, weights and destination shapes in the
+// same order), derived from the forward one; for the weight gradient the weights are its output.
+template <typename Backward>
+ConvPrimitive& backwardPrimitive(const ConvShape& c, const char* kind, bool weightsAreOutput) {
+  auto key = c.key(kind);
+  auto found = g_convCache.find(key);
+  if (found != g_convCache.end()) return *found->second;
+  typename Backward::desc desc(dnnl::algorithm::convolution_direct, c.src(), c.weightsAny(), c.dst(), c.strides(), c.padL(), c.padR());
+  typename Backward::primitive_desc pd(desc, cpuEngine(), forwardHint(c));
+  auto p = std::make_unique<ConvPrimitive>();
+  p->impl = pd.impl_info_str();
+  p->weights = pd.query_md(weightsAreOutput ? dnnl::query::diff_weights_md : dnnl::query::weights_md, 0);
+  p->primitive = Backward(pd);
+  return cache(key, c, std::move(p), weightsAreOutput);
 }
 
 ConvPrimitive& backwardDataPrimitive(const ConvShape& c) {
-  auto key = c.key("conv_bwd_data");
-  auto found = g_convCache.find(key);
-  if (found != g_convCache.end()) return *found->second;
-  ConvShape plain = c;
-  plain.bias = false;
-  plain.relu = false;
-  auto hint = forwardDesc(plain, true);
-  auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, c.src(), c.weightsAny(), c.dst(), c.strides(),
-                                                    c.padL(), c.padR());
-  dnnl::convolution_backward_data::primitive_desc pd(desc, cpuEngine(), hint);
-  auto p = std::make_unique<ConvPrimitive>();
-  p->impl = pd.impl_info_str();
-  p->weights = pd.weights_desc();
-  p->primitive = dnnl::convolution_backward_data(pd);
-  if (p->weights != c.weightsHwio()) {
-    memory user(c.weightsHwio(), cpuEngine(), DNNL_MEMORY_NONE);
-    memory mine(p->weights, cpuEngine(), DNNL_MEMORY_NONE);
-    p->weightsReorder = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(user, mine));
-    p->weightsScratch.resize(p->weights.get_size() / sizeof(float));
-  }
-  remember(key, *p);
-  return *g_convCache.emplace(key, std::move(p)).first->second;
+  return backwardPrimitive<dnnl::convolution_backward_data>(c, "conv_bwd_data", false);
 }
 
 ConvPrimitive& backwardWeightsPrimitive(const ConvShape& c) {
-  auto key = c.key("conv_bwd_weights");
-  auto found = g_convCache.find(key);
-  if (found != g_convCache.end()) return *found->second;
-  ConvShape plain = c;
-  plain.bias = false;
-  plain.relu = false;
-  auto hint = forwardDesc(plain, true);
-  auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, c.src(), c.weightsAny(), c.dst(),
-                                                       c.strides(), c.padL(), c.padR());
-  dnnl::convolution_backward_weights::primitive_desc pd(desc, cpuEngine(), hint);
-  auto p = std::make_unique<ConvPrimitive>();
-  p->impl = pd.impl_info_str();
-  p->weights = pd.diff_weights_desc();
-  p->primitive = dnnl::convolution_backward_weights(pd);
-  if (p->weights != c.weightsHwio()) {
-    memory mine(p->weights, cpuEngine(), DNNL_MEMORY_NONE);
-    memory user(c.weightsHwio(), cpuEngine(), DNNL_MEMORY_NONE);
-    p->weightsReorder = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(mine, user));
-    p->weightsScratch.resize(p->weights.get_size() / sizeof(float));
-  }
-  remember(key, *p);
-  return *g_convCache.emplace(key, std::move(p)).first->second;
+  return backwardPrimitive<dnnl::convolution_backward_weights>(c, "conv_bwd_weights", true);
 }
 
 // The filter as the primitive wants it: the caller's HWIO buffer itself, or a reordered copy.
@@ -303,7 +288,7 @@ BandPrimitive& bandWeightsPrimitive(const ConvShape& band) {
   omp_set_num_threads(1);
   auto p = std::make_unique<BandPrimitive>();
   try {
-    auto hint = forwardDesc(band, true);
+    auto hint = forwardHint(band);
     auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, band.src(), band.weightsAny(), band.dst(),
                                                          band.strides(), band.padL(), band.padR());
     dnnl::primitive_attr attr;
@@ -610,77 +595,71 @@ PoolShape readPoolShape(const Napi::CallbackInfo& info, size_t at) {
   return ps;
 }
 
-// maxPool(x, out, -, xShape, outShape[oh,ow], window[fh,fw], strides, pads[top,left]): window max over the
-// in-bounds pixels (padding never wins); NaN propagates as in TF.js's cpu backend (NaN > v is false: kept out).
-Napi::Value MaxPool(const Napi::CallbackInfo& info) {
-  PoolShape p = readPoolShape(info, 3);
-  const float* x = floats(info[0], "x", static_cast<size_t>(p.n * p.h * p.w * p.c));
-  float* y = floats(info[1], "out", static_cast<size_t>(p.n * p.oh * p.ow * p.c));
+// Each pooling window's first maximum per channel in row-major order over its in-bounds pixels (padding never
+// wins; a NaN never beats a value, as in TF.js's cpu backend): the value and its index in x (-1 if none).
+struct WindowMaxima {
+  std::vector<float> best;
+  std::vector<int64_t> where;
+  explicit WindowMaxima(int64_t channels) : best(static_cast<size_t>(channels)), where(static_cast<size_t>(channels)) {}
+};
+
+// Calls visit(maxima, outputIndex) for every window of the pool, with the window's maxima; rows of windows are
+// spread over the threads (static schedule), each thread with its own scratch.
+template <typename Visit>
+void forEachWindowMaxima(const PoolShape& p, const float* x, Visit visit) {
   const int64_t outer = p.n * p.oh;
 #pragma omp parallel
   {
-    std::vector<float> best(static_cast<size_t>(p.c));
+    WindowMaxima m(p.c);
 #pragma omp for schedule(static)
     for (int64_t no = 0; no < outer; no++) {
       int64_t b = no / p.oh, oy = no % p.oh;
       int64_t y0 = std::max<int64_t>(0, oy * p.sh - p.pt), y1 = std::min<int64_t>(p.h, oy * p.sh - p.pt + p.fh);
       for (int64_t ox = 0; ox < p.ow; ox++) {
         int64_t x0 = std::max<int64_t>(0, ox * p.sw - p.pl), x1 = std::min<int64_t>(p.w, ox * p.sw - p.pl + p.fw);
-        std::fill(best.begin(), best.end(), -INFINITY);
+        std::fill(m.best.begin(), m.best.end(), -INFINITY);
+        std::fill(m.where.begin(), m.where.end(), -1);
         for (int64_t yy = y0; yy < y1; yy++) {
           for (int64_t xx = x0; xx < x1; xx++) {
-            const float* px = x + ((b * p.h + yy) * p.w + xx) * p.c;
-            for (int64_t k = 0; k < p.c; k++) best[k] = px[k] > best[k] ? px[k] : best[k];
+            int64_t base = ((b * p.h + yy) * p.w + xx) * p.c;
+            for (int64_t k = 0; k < p.c; k++) {
+              if (x[base + k] > m.best[k]) {
+                m.best[k] = x[base + k];
+                m.where[k] = base + k;
+              }
+            }
           }
         }
-        std::memcpy(y + ((b * p.oh + oy) * p.ow + ox) * p.c, best.data(), sizeof(float) * p.c);
+        visit(m, ((b * p.oh + oy) * p.ow + ox) * p.c);
       }
     }
   }
+}
+
+// maxPool(x, out, -, xShape, outShape[oh,ow], window[fh,fw], strides, pads[top,left])
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  PoolShape p = readPoolShape(info, 3);
+  const float* x = floats(info[0], "x", static_cast<size_t>(p.n * p.h * p.w * p.c));
+  float* y = floats(info[1], "out", static_cast<size_t>(p.n * p.oh * p.ow * p.c));
+  forEachWindowMaxima(p, x, [&](const WindowMaxima& m, int64_t out) { std::memcpy(y + out, m.best.data(), sizeof(float) * p.c); });
   return info.Env().Undefined();
 }
 
 // maxPoolGrad(x, dy, dx, xShape, outShape, window, strides, pads): for windows that do not overlap (stride >=
-// window), each window's first maximum in row-major order (TF.js's choice, so all-zero ReLU windows agree)
-// receives the window's dy; every other pixel gets 0. Windows are disjoint, so rows of windows run in parallel.
+// window), each window's first maximum (TF.js's choice, so all-zero ReLU windows agree) receives the window's dy;
+// every other pixel gets 0. Windows are disjoint, so no two threads write the same pixel.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   PoolShape p = readPoolShape(info, 3);
   if (p.sh < p.fh || p.sw < p.fw) throw Napi::RangeError::New(info.Env(), "maxPoolGrad: overlapping windows are not supported natively");
   const float* x = floats(info[0], "x", static_cast<size_t>(p.n * p.h * p.w * p.c));
   const float* dy = floats(info[1], "dy", static_cast<size_t>(p.n * p.oh * p.ow * p.c));
   float* dx = floats(info[2], "dx", static_cast<size_t>(p.n * p.h * p.w * p.c));
-  const int64_t outer = p.n * p.oh;
   const int64_t total = p.n * p.h * p.w * p.c;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < total; i++) dx[i] = 0.f;
-#pragma omp parallel
-  {
-    std::vector<float> best(static_cast<size_t>(p.c));
-    std::vector<int64_t> where(static_cast<size_t>(p.c));
-#pragma omp for schedule(static)
-    for (int64_t no = 0; no < outer; no++) {
-      int64_t b = no / p.oh, oy = no % p.oh;
-      int64_t y0 = std::max<int64_t>(0, oy * p.sh - p.pt), y1 = std::min<int64_t>(p.h, oy * p.sh - p.pt + p.fh);
-      for (int64_t ox = 0; ox < p.ow; ox++) {
-        int64_t x0 = std::max<int64_t>(0, ox * p.sw - p.pl), x1 = std::min<int64_t>(p.w, ox * p.sw - p.pl + p.fw);
-        std::fill(best.begin(), best.end(), -INFINITY);
-        std::fill(where.begin(), where.end(), -1);
-        for (int64_t yy = y0; yy < y1; yy++) {
-          for (int64_t xx = x0; xx < x1; xx++) {
-            int64_t base = ((b * p.h + yy) * p.w + xx) * p.c;
-            for (int64_t k = 0; k < p.c; k++) {
-              if (x[base + k] > best[k]) {
-                best[k] = x[base + k];
-                where[k] = base + k;
-              }
-            }
-          }
-        }
-        const float* g = dy + ((b * p.oh + oy) * p.ow + ox) * p.c;
-        for (int64_t k = 0; k < p.c; k++) if (where[k] >= 0) dx[where[k]] += g[k];
-      }
-    }
-  }
+  forEachWindowMaxima(p, x, [&](const WindowMaxima& m, int64_t out) {
+    for (int64_t k = 0; k < p.c; k++) if (m.where[k] >= 0) dx[m.where[k]] += dy[out + k];
+  });
   return info.Env().Undefined();
 }
 
