@@ -1,12 +1,10 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { isolationHeaders, securityHeaders, securityHeadersPlugin } from './security-headers.ts';
 
-// Cross-origin isolation: required for SharedArrayBuffer, hence for the WASM backend's threads.
-export const isolationHeaders = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
+// Cross-origin isolation (COOP/COEP/CORP: SharedArrayBuffer, hence the WASM backend's threads) and the
+// Content-Security-Policy, on every response of both servers: the page, the engine's worker script, sw.js.
+export { isolationHeaders };
 
 /** The slow tier, by measured duration (vitest --reporter=verbose on 2 cores): child processes, real MPI jobs, Chromium, or over ~2 s a file. */
 const E2E_TESTS = [
@@ -29,9 +27,9 @@ const E2E_TESTS = [
 ];
 
 export default defineConfig({
-  plugins: [svelte()],
-  server: { headers: isolationHeaders },
-  preview: { headers: isolationHeaders },
+  plugins: [svelte(), securityHeadersPlugin()],
+  server: { headers: securityHeaders('dev') },
+  preview: { headers: securityHeaders() },
   worker: { format: 'es' },
   // Pre-bundle at server start what the engine's worker imports: discovered later, at the worker's first
   // import, Vite re-optimizes and the in-flight imports of the first field fail (dev server only).

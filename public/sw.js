@@ -1,4 +1,4 @@
-// MoA Lens service worker: offline cache (app shell, WASM, model shards) and cross-origin isolation headers, in one worker.
+// MoA Lens service worker: offline cache (app shell, WASM, model shards) and the security headers (isolation, CSP), in one worker.
 /* eslint-env serviceworker */
 'use strict';
 
@@ -8,12 +8,19 @@ const SHELL_CACHE = `moa-lens-shell-${VERSION}`;
 const DATA_CACHE = `moa-lens-data-${VERSION}`;
 const SCOPE = new URL(self.registration.scope);
 
-/** Headers that make every page and worker we serve cross-origin isolated (WASM threads need it), even on hosts that cannot set them. */
-const ISOLATION = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
+/**
+ * Headers added to every response this worker serves, from the cache or the network, where the response lacks
+ * them: cross-origin isolation (WASM threads) and the Content-Security-Policy (which a <meta> cannot give
+ * workers), so the page and its workers keep them offline and on hosts that cannot set headers.
+ */
+// BEGIN SECURITY_HEADERS (generated from security-headers.ts: npx tsx security-headers.ts)
+const SECURITY_HEADERS = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "Content-Security-Policy": "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self' data:; img-src 'self'; style-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 };
+// END SECURITY_HEADERS
 
 /** Files that change without changing name: fetched from the network first, the cache is the fallback. */
 function isMutable(url) {
@@ -21,11 +28,11 @@ function isMutable(url) {
   return p === SCOPE.pathname || p.endsWith('/index.html') || p.endsWith('/models/index.json') || p.endsWith('/manifest.webmanifest') || p.endsWith('/moa-lens.json');
 }
 
-function withIsolation(response) {
+function withSecurityHeaders(response) {
   if (!response || response.status === 0 || response.type === 'opaque' || response.type === 'opaqueredirect') return response;
   const headers = new Headers(response.headers);
   let changed = false;
-  for (const [k, v] of Object.entries(ISOLATION)) {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) {
     if (!headers.has(k)) {
       headers.set(k, v);
       changed = true;
@@ -137,7 +144,7 @@ self.addEventListener('fetch', (event) => {
   if (request.cache === 'only-if-cached' && request.mode !== 'same-origin') return;
   if (request.headers.has('range')) return;
   const mutable = request.mode === 'navigate' || isMutable(url);
-  event.respondWith((mutable ? fromNetworkFirst(request) : fromCacheFirst(request)).then(withIsolation));
+  event.respondWith((mutable ? fromNetworkFirst(request) : fromCacheFirst(request)).then(withSecurityHeaders));
 });
 
 /**

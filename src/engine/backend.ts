@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WASM_FILE_URLS } from './wasm-files.ts';
+import { loadPthreadsFromOrigin } from './wasm-threads.ts';
 import type { BackendChoice, BackendInfo, WasmBinary } from './types.ts';
 
 interface GpuAdapterLike {
@@ -87,6 +88,7 @@ async function tryWebGpu(info: BackendInfo): Promise<boolean> {
 
 async function tryWasm(info: BackendInfo, threads: number): Promise<boolean> {
   setWasmPaths(WASM_FILE_URLS);
+  loadPthreadsFromOrigin();
   setThreadsCount(threads);
   const ok = await withHardwareConcurrency(Math.max(2 * threads, 2), () => tf.setBackend('wasm').catch(() => false));
   if (!ok) {

@@ -11,6 +11,7 @@ import { classifyField, displayField, type PipelineModel } from './pipeline.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
 import type { BackendInfo, BundleSource, EngineMemory, FieldInput, LoadedBundle, OfflineFile } from './types.ts';
 import { WASM_FILE_URLS } from './wasm-files.ts';
+import { WASM_THREAD_SCRIPT_URL } from './wasm-threads.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -87,7 +88,7 @@ async function runJob(j: Job): Promise<void> {
 
 /** The WASM binaries (as this worker resolves them) and the files of a served bundle. */
 async function offlineFiles(source: BundleSource): Promise<OfflineFile[]> {
-  const wasm = Object.values(WASM_FILE_URLS).map((url) => ({ url: new URL(url, scope.location.href).href }));
+  const wasm = [...Object.values(WASM_FILE_URLS), WASM_THREAD_SCRIPT_URL].map((url) => ({ url: new URL(url, scope.location.href).href }));
   return [...wasm, ...(await servedBundleFiles(source, baseUrl))];
 }
 

@@ -12,6 +12,7 @@ import { parseImageTable, parseMoaTable, moaLookup, treatmentKey } from '../../s
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
 import { BBBC021_METADATA_DIR as METADATA_DIR } from '../fixtures/paths.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
+import { CSP_PROBE_MOUNT, expectedHeaders, expectLockedDown, pageHeadersOf, probeUrl, runProbe } from './harness/csp.ts';
 import { tinyBundleFiles, writeFilesTo } from './harness/fixtures.ts';
 import { loadReference, referencePrediction } from './harness/node-reference.ts';
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
@@ -206,21 +207,33 @@ describe('MoA Lens app in Chromium', () => {
     await page.close();
   }, 300_000);
 
-  it('built site works offline after one visit: reload with the network cut, classify a plate', async () => {
-    built = await startServer({ mode: 'preview', mounts: { '/__app/': tmp.dir } });
+  it('built site works offline after one visit: reload with the network cut, classify a plate, the security headers kept', async () => {
+    built = await startServer({ mode: 'preview', mounts: { '/__app/': tmp.dir, ...CSP_PROBE_MOUNT } });
     const page = await browser.newPage();
     await openApp(page, built.url);
     await page.waitForSelector('[data-testid="offline-status"][data-status="ready"]', { timeout: 120_000 }).catch(async (e) => {
       const status = await page.evaluate(() => document.querySelector('[data-testid="offline-status"]')?.outerHTML ?? 'no offline status element');
       throw new Error(`${(e as Error).message}\noffline status: ${status}\nlogs:\n${browser.logs.slice(-30).join('\n')}`);
     });
+    // The CSP probe, fetched once online so that the service worker has it (its fetch goes nowhere offline anyway).
+    const probe = probeUrl(built.url, 'http://127.0.0.1:9/', 1);
+    await page.evaluate(async (url) => void (await fetch(url)).text(), probe);
     await browser.context.setOffline(true);
     try {
-      await page.reload();
+      const navigation = await page.reload();
       await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 }).catch(async (e) => {
         const state = await page.evaluate(() => `${document.querySelector('main')?.outerHTML.slice(0, 300)} | ${document.body.innerText.slice(0, 600)}`).catch((x) => String(x));
         throw new Error(`${(e as Error).message}\npage: ${state}\nlogs:\n${browser.logs.slice(-30).join('\n')}`);
       });
+      // With the network cut, what the service worker serves from its cache still carries the CSP and COOP/COEP/CORP:
+      // the page, the engine's worker script; and the engine's worker runs under the policy.
+      const engine = page.workers().find((w) => !w.url().startsWith('blob:') && /worker/.test(w.url()));
+      expect(engine, 'the engine worker').toBeDefined();
+      expect(navigation?.fromServiceWorker(), 'the page came from the service worker').toBe(true);
+      const pageHeaders = await navigation!.allHeaders();
+      expect(Object.fromEntries(Object.keys(expectedHeaders('site')).map((n) => [n, pageHeaders[n.toLowerCase()] ?? null])), 'the page, offline').toEqual(expectedHeaders('site'));
+      expect(await pageHeadersOf(page, engine!.url()), "the engine's worker script, offline").toEqual(expectedHeaders('site'));
+      expectLockedDown(await runProbe(engine!, probe), "the engine's worker, offline", { fetch: false });
       const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(3, 15);
       await page.setInputFiles('[data-testid="file-input"]', files.map((f) => path.join(tmp.dir, 'plate', f)));
       await classify(page);

@@ -32,6 +32,7 @@ const MIME: Record<string, string> = {
   '.tif': 'image/tiff',
   '.tiff': 'image/tiff',
   '.png': 'image/png',
+  '.js': 'text/javascript',
 };
 
 /** A plugin serving folders under URL prefixes in dev and preview, with COOP/COEP/CORP headers. */
@@ -158,16 +159,18 @@ const STATIC_MIME: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
 };
 
-/** A plain static file server with no isolation headers: stands in for hosts like GitHub Pages. */
-export async function startStaticServer(dir: string): Promise<TestServer> {
+/** A plain static file server with no isolation headers: stands in for hosts like GitHub Pages. `mounts`: URL prefix -> folder, as for startServer. */
+export async function startStaticServer(dir: string, mounts: Record<string, string> = {}): Promise<TestServer> {
   const { createServer: createHttpServer } = await import('node:http');
   const root = path.resolve(dir);
   const server = createHttpServer((req, res) => {
     let url = decodeURIComponent((req.url ?? '/').split('?')[0]);
     if (url.endsWith('/')) url += 'index.html';
-    const file = path.join(root, url);
+    const mount = Object.keys(mounts).find((prefix) => url.startsWith(prefix));
+    const base = mount ? path.resolve(mounts[mount]) : root;
+    const file = path.join(base, mount ? url.slice(mount.length) : url);
     try {
-      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error('missing');
+      if (!file.startsWith(base) || !statSync(file).isFile()) throw new Error('missing');
     } catch {
       res.statusCode = 404;
       res.end('not found');
