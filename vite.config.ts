@@ -13,8 +13,10 @@ const E2E_TESTS = [
   'test/mpi/cluster-run.test.ts', // train:cluster as a child process, dry runs and real mpirun
   'test/mpi/failures.test.ts', // mpirun jobs that crash, hang or time out
   'test/mpi/train-cluster.test.ts', // a training run over mpirun
+  'test/mpi/train-watchdog.test.ts', // a training run over mpirun with one rank stopped (SIGSTOP)
   'test/training/train-learns.test.ts', // trainer child processes that learn (~50 s)
   'test/training/train-resume.test.ts', // trainer child processes, one killed and resumed
+  'test/training/train-failures.test.ts', // trainer and other CLIs as child processes that fail (~10 s)
   'test/training/engine-backend-fallback.test.ts', // a fresh Node process without the native engine
   'test/training/native-engine.test.ts', // the native engine's kernel suite against cpu (~40 s)
   'test/training/engine-kernels.test.ts', // WASM training kernels against cpu (~4 s)

@@ -1,6 +1,8 @@
 // Runs `training/src/cluster.ts` for real: the --dry-run plan by engine (no mpirun needed), then mpirun -np 2 with a
 // stand-in entry: command printed, flags forwarded, exit code kept, Ctrl-C ends the job.
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAvailable as nativeAvailable } from '@moa-lens/native';
@@ -75,6 +77,35 @@ describe('train:cluster --dry-run plans by engine (this machine, no mpirun neede
     const result = await dryRun(['--', '--backend', 'cuda']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/train:cluster: --backend must be one of auto, /);
+  });
+});
+
+describe('train:cluster checks the trainer flags with the trainer\'s own rules before starting mpirun', () => {
+  // A stand-in mpirun first on PATH: it leaves a mark if the launcher ever starts it.
+  const fake = mkdtempSync(join(tmpdir(), 'moa-fake-mpirun-'));
+  const mark = join(fake, 'started');
+  writeFileSync(join(fake, 'mpirun'), `#!/bin/sh\ntouch '${mark}'\n`, { mode: 0o755 });
+  const data = join(repoRoot, 'training', 'data', 'bbbc021'); // holds both metadata tables
+  const env = { PATH: `${fake}:${process.env.PATH}` };
+
+  it.each([
+    [['--input-size', '100x100'], /^train:cluster: M-CNN cannot take a 100x100 input: .*multiple of 64/],
+    [['--frobnicate'], /^train:cluster: Unknown flag --frobnicate\./],
+    [['--epochs', 'many'], /^train:cluster: --epochs must be a number, got "many"\./],
+    [['--global-batch', '5'], /^train:cluster: Global batch 5 cannot be split evenly over 2 ranks; choose a multiple of 2\./],
+    [['--out', join(repoRoot, 'docs')], /^train:cluster: --out .*docs exists and is not a model bundle/],
+  ])('%j: exit 2 with the trainer\'s message, mpirun not started', async (flags, message) => {
+    const result = await runCommand(process.execPath, ['--import', 'tsx', launcher, '--np', '2', '--', '--data', data, '--out', join(fake, 'model'), ...flags], { env, killAfterMs: 60_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).not.toMatch(/\[train:cluster\] mpirun /);
+    expect(existsSync(mark)).toBe(false);
+  });
+
+  it('valid flags do start mpirun (the stand-in)', async () => {
+    const result = await runCommand(process.execPath, ['--import', 'tsx', launcher, '--np', '2', '--', '--data', data, '--out', join(fake, 'model'), '--epochs', '1'], { env, killAfterMs: 60_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(existsSync(mark)).toBe(true);
   });
 });
 

@@ -8,9 +8,23 @@ import { runMpirun } from './cluster/launch.ts';
 import { formatCommand, planMpirun, type MpirunPlan } from './cluster/plan.ts';
 import { probeMachine } from './cluster/topology.ts';
 import { BACKEND_NAMES, resolveBackend, type BackendRequest, type BackendResolution } from './backend/select.ts';
+import { parseTrainArgs, validateTrainConfig } from './train/config.ts';
+import { checkTrainPaths } from './train/paths.ts';
+import { watchdogSettings } from './train/watchdog.ts';
+import { ConfigError, EXIT, exitCodesHelp, MpiError, runCli, verbose } from './util/cli.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const defaultEntry = resolve(repoRoot, 'training', 'src', 'train.ts');
+
+const HELP = `npm run train:cluster -- [trainer flags] [--np N] [--hostfile F] [--threads-per-rank T] [--map-by socket|numa|core]
+                         [--dry-run] [--entry script.ts] [--verbose] [-- trainer flags]
+Plans the mpirun command for data-parallel training from the ranks' engine (docs/cluster.md), prints it and runs it.
+Flags the launcher does not know go to the trainer (npm run train -- --help lists them); after a second -- every
+flag goes to the trainer. The trainer's flags are checked here, with the trainer's own rules, before mpirun starts
+(and --data / --out too when the ranks run on this machine). --verbose reaches the ranks as well.
+
+The exit code is the ranks' (through mpirun), or the launcher's own:
+${exitCodesHelp([EXIT.usage, EXIT.data, EXIT.diverged, EXIT.mpi, EXIT.watchdog])}`;
 
 /** Environment variables of ours that every rank should see (remote ranks do not inherit mpirun's env). */
 function envToForward(): string[] {
@@ -33,10 +47,17 @@ export function rankEngine(trainerArgs: readonly string[]): BackendResolution {
   return resolveBackend(backendRequest(trainerFlag(trainerArgs, '--backend')));
 }
 
+/**
+ * The plan, after checking the trainer's flags with the trainer's own parser and validator (for the planned number
+ * of ranks) when the ranks run the trainer: a bad flag stops here, before mpirun starts. The --data and --out checks
+ * need the ranks' file system: made for ranks on this machine (no hostfile) and not for a dry run.
+ */
 export function buildPlan(argv: readonly string[]): { plan: MpirunPlan; dryRun: boolean } {
   const args = parseLauncherArgs(argv);
   const entry = args.entry === undefined ? defaultEntry : resolve(args.entry);
   if (!args.dryRun && !existsSync(entry)) throw new Error(`the rank entry script ${entry} does not exist`);
+  // The trainer takes --verbose out before parsing (util/cli.ts), so the check here does too.
+  const trainer = entry === defaultEntry ? parseTrainArgs(args.trainerArgs.filter((arg) => arg !== '--verbose')) : null;
   const hostfile = args.hostfile === undefined ? undefined : resolve(args.hostfile);
   const hostfileSlots = hostfile === undefined ? undefined : totalSlots(parseHostfile(readFileSync(hostfile, 'utf8')));
   const tsxLoader = import.meta.resolve('tsx');
@@ -51,32 +72,41 @@ export function buildPlan(argv: readonly string[]): { plan: MpirunPlan; dryRun: 
     programArgs: args.trainerArgs,
     forwardEnv: envToForward(),
   }, probeMachine());
+  if (trainer) {
+    watchdogSettings(process.env);
+    const config = validateTrainConfig(trainer, plan.np, { requirePaths: !args.dryRun });
+    if (!args.dryRun && hostfile === undefined) checkTrainPaths(config);
+  }
   return { plan, dryRun: args.dryRun };
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number | void> {
+  if (argv.includes('--help') && !argv.slice(0, argv.indexOf('--help')).includes('--')) {
+    console.log(HELP);
+    return;
+  }
+  // runCli took --verbose out of argv; it goes on to the ranks (last, so after any second --), which then print traces too.
+  const forwarded = verbose() ? [...argv, '--verbose'] : argv;
   let built: ReturnType<typeof buildPlan>;
   // The exported bundle records how it was made: this command, not the per-rank one.
-  process.env.MOA_TRAIN_COMMAND ||= `npm run train:cluster -- ${process.argv.slice(2).join(' ')}`;
+  process.env.MOA_TRAIN_COMMAND ||= `npm run train:cluster -- ${argv.join(' ')}`;
   try {
-    built = buildPlan(process.argv.slice(2));
+    built = buildPlan(forwarded);
   } catch (error) {
-    console.error(`train:cluster: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 2;
-    return;
+    // Every planning failure is a bad argument (flag, hostfile, trainer setting): exit 2, mpirun not started.
+    throw error instanceof ConfigError ? error : new ConfigError(error instanceof Error ? error.message : String(error), { cause: error });
   }
   const { plan, dryRun } = built;
   for (const note of plan.notes) console.log(`[train:cluster] ${note}`);
   console.log(`[train:cluster] ${formatCommand(plan)}`);
   if (dryRun) return;
   try {
-    process.exitCode = await runMpirun(plan);
+    return await runMpirun(plan);
   } catch (error) {
-    console.error(`train:cluster: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 127;
+    throw new MpiError(error instanceof Error ? error.message : String(error), { cause: error });
   }
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main();
+  await runCli('train:cluster', main);
 }

@@ -9,6 +9,7 @@ import { reportHtml } from './eval/report.ts';
 import { ConfigError, DEFAULTS, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
 import { formatPercent } from './util/format.ts';
+import { EXIT, exitCodesHelp, fail, ModelFileError, startCli } from './util/cli.ts';
 
 const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [--fields all|held-out] [--report <file base>]
   --fields all       every labelled field under --data (default; e.g. a plate the model never saw)
@@ -29,15 +30,17 @@ function parseArgs(argv: string[]) {
   return out;
 }
 
-const argv = process.argv.slice(2);
+const { argv } = startCli('evaluate');
 if (argv.includes('--help')) {
-  console.log(USAGE);
+  console.log(`${USAGE}\n  --verbose          on failure, print the stack trace too\n\n${exitCodesHelp([EXIT.usage, EXIT.data, EXIT.bundle])}`);
   process.exit(0);
 }
 try {
   const args = parseArgs(argv);
   await selectBackend({ requested: args.backend as TrainConfig['backend'], log: console.log });
-  const bundle = await readBundleDir(args.bundle);
+  const bundle = await readBundleDir(args.bundle).catch((e: unknown) => {
+    throw new ModelFileError(`--bundle ${args.bundle}: ${(e as Error).message}`, { cause: e });
+  });
   const meta = bundle.metadata;
   const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
   console.log(`model: ${meta.name} (${bundle.hash.slice(0, 12)}), input ${meta.input.height}x${meta.input.width}, binning ${meta.preprocessing.binning}${meta.provenance.trained ? '' : ', UNTRAINED placeholder'}`);
@@ -58,6 +61,5 @@ try {
     console.log(`report: ${args.report}.html`);
   }
 } catch (e) {
-  console.error(`evaluate: ${(e as Error).message}`);
-  process.exit(e instanceof ConfigError ? 2 : 1);
+  fail(e);
 }

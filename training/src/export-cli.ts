@@ -10,15 +10,17 @@ import { ConfigError, DEFAULTS, parseTrainArgs, validateTrainConfig, type TrainC
 import { prepareData } from './train/data.ts';
 import type { HistoryPoint } from './train/loop.ts';
 import { parameterLayout, writeFlat } from './train/optimizer.ts';
+import { checkOutFolder } from './train/paths.ts';
+import { EXIT, exitCodesHelp, fail, ModelFileError, startCli } from './util/cli.ts';
 
 const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8] [--data <root>] [--name N] [--backend B]
 Rebuilds the model from the checkpoint's own settings, evaluates it on the same held-out fold and writes the bundle
 (default --out: the run's own). A folder means its newest valid checkpoint.`;
 const OVERRIDABLE: (keyof TrainConfig)[] = ['out', 'quantize', 'data', 'name', 'backend', 'threads', 'cacheDir'];
 
-const argv = process.argv.slice(2);
+const { argv } = startCli('export');
 if (argv.includes('--help')) {
-  console.log(USAGE);
+  console.log(`${USAGE}\n--verbose: on failure, print the stack trace too.\n\n${exitCodesHelp([EXIT.usage, EXIT.data, EXIT.bundle])}`);
   process.exit(0);
 }
 try {
@@ -33,11 +35,12 @@ try {
 
   const isDir = (await stat(source).catch(() => null))?.isDirectory();
   if (isDir === undefined) throw new ConfigError(`--checkpoint ${source} does not exist.`);
-  const found = isDir ? await latestCheckpoint(source) : { file: source, checkpoint: await readCheckpoint(source).catch((e: Error) => { throw new Error(`${source} is not a usable checkpoint: ${e.message}`); }) };
-  if (!found) throw new ConfigError(`no valid checkpoint in ${source}.`);
+  const found = isDir ? await latestCheckpoint(source) : { file: source, checkpoint: await readCheckpoint(source).catch((e: Error) => { throw new ModelFileError(`${source} is not a usable checkpoint: ${e.message}`, { cause: e }); }) };
+  if (!found) throw new ModelFileError(`no valid checkpoint in ${source}.`);
   const { file, checkpoint } = found;
   // The per-rank batch belongs to the run's world size, not to this single process.
   const config = validateTrainConfig({ ...DEFAULTS, ...(checkpoint.config as Partial<TrainConfig>), batchPerRank: 0, ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
+  checkOutFolder(config.out); // an existing folder that is not a bundle is refused before any work, never deleted
   console.log(`checkpoint: ${file} (step ${checkpoint.step}, epoch ${checkpoint.epoch})`);
 
   await selectBackend({ requested: config.backend, threads: config.threads || undefined, log: console.log });
@@ -56,10 +59,5 @@ try {
     log: console.log,
   });
 } catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`export: ${e.message}`);
-    process.exit(2);
-  }
-  console.error(`export: ${(e as Error).message}`);
-  process.exit(1);
+  fail(e);
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BBBC021_METADATA_DIR } from './bbbc021-metadata.ts';
 import { readMetadataTables, writeSimulatedDataset } from './simulate/dataset-writer.ts';
 import { renderClassExamples, writeMultiChannelExamples } from './simulate/class-examples.ts';
+import { ConfigError, EXIT, exitCodesHelp, runCli } from './util/cli.ts';
 
 const USAGE = `Usage: npm run simulate -- --out <dir> [options]
 
@@ -19,7 +20,10 @@ const USAGE = `Usage: npm run simulate -- --out <dir> [options]
   --compression <none|deflate> TIFF compression (default none, as BBBC021)
   --metadata <dir>             folder of the real CSVs (default training/data/bbbc021)
   --multichannel <planar|pages> also write one 3-channel TIFF per class under <out>/multichannel/
-  --help                       this text`;
+  --verbose                    on failure, print the stack trace too
+  --help                       this text
+
+${exitCodesHelp([EXIT.usage, EXIT.data])}`;
 
 export interface SimulateCliOptions {
   out: string;
@@ -100,13 +104,12 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
   };
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<void> {
   let opts: SimulateCliOptions | 'help';
   try {
-    opts = parseSimulateArgs(process.argv.slice(2));
+    opts = parseSimulateArgs(argv);
   } catch (error) {
-    console.error(`simulate: ${(error as Error).message}\n\n${USAGE}`);
-    process.exit(2);
+    throw new ConfigError(`${(error as Error).message}\n\n${USAGE}`);
   }
   if (opts === 'help') {
     console.log(USAGE);
@@ -146,8 +149,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error: unknown) => {
-    console.error(`simulate: ${(error as Error).message}`);
-    process.exit(1);
-  });
+  await runCli('simulate', main);
 }

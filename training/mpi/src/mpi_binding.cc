@@ -413,6 +413,35 @@ std::string Describe(CollectiveKind kind, uint64_t seq, const std::string& label
   return text;
 }
 
+// Waiting without spinning. OpenMPI's blocking collectives poll its progress engine in a loop, so a rank that
+// waits for a slow or stopped peer burns a whole core for as long as it waits (measured: 97-100% of a core, and
+// the same with --mca mpi_yield_when_idle 1, whose sched_yield returns at once on an idle core). So every
+// collective first waits for all ranks to arrive in an MPI_Ibarrier polled with MPI_Test: busily for the first
+// kSpinWait (ranks that arrive together, as in a benchmark loop, pay nothing more than the barrier), then
+// sleeping between tests, from kFirstSleep doubling up to kMaxSleep (at most that much latency added when the last
+// rank arrives; a few microseconds of CPU per test). Then the collective itself runs at full speed, every rank
+// being in it. MPI_Ibarrier and MPI_Test need no thread level beyond the one the collective is called at.
+constexpr auto kSpinWait = std::chrono::milliseconds(2);
+constexpr auto kFirstSleep = std::chrono::microseconds(50);
+constexpr auto kMaxSleep = std::chrono::milliseconds(1);
+
+int WaitForAllRanks() {
+  if (gWorldSize <= 1) return MPI_SUCCESS;
+  MPI_Request request = MPI_REQUEST_NULL;
+  int rc = MPI_Ibarrier(MPI_COMM_WORLD, &request);
+  if (rc != MPI_SUCCESS) return rc;
+  const auto spinUntil = Clock::now() + kSpinWait;
+  std::chrono::microseconds sleep = kFirstSleep;
+  for (;;) {
+    int done = 0;
+    rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS || done) return rc;
+    if (Clock::now() < spinUntil) continue;
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min<std::chrono::microseconds>(sleep * 2, kMaxSleep);
+  }
+}
+
 // Runs one collective under the watchdog; returns the MPI return code.
 int RunCollective(CollectiveKind kind, const Region& region, int root, const std::string& label, double timeoutMs) {
   uint64_t seq = ++gCollectiveSeq;
@@ -425,8 +454,8 @@ int RunCollective(CollectiveKind kind, const Region& region, int root, const std
     gState.description = description;
   }
   gWatchdog.Arm(description, seq, timeoutMs);
-  int rc = MPI_SUCCESS;
-  switch (kind) {
+  int rc = WaitForAllRanks();
+  if (rc == MPI_SUCCESS) switch (kind) {
     case CollectiveKind::AllreduceSum: rc = AllreduceSumInPlace(region); break;
     case CollectiveKind::Broadcast: rc = BroadcastBytes(region, root); break;
     case CollectiveKind::Barrier: rc = MPI_Barrier(MPI_COMM_WORLD); break;

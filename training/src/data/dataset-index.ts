@@ -4,6 +4,7 @@ import { stat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fieldsFromImageTable, parseImageTable, parseMoaTable } from '../../../src/core/metadata.ts';
 import { CHANNELS, classIndex, isMoaClass, type MoaClass } from '../../../src/core/labels.ts';
+import { DataError } from '../util/cli.ts';
 
 export const IMAGE_TABLE = 'BBBC021_v1_image.csv';
 export const MOA_TABLE = 'BBBC021_v1_moa.csv';
@@ -49,9 +50,10 @@ export interface IndexOptions {
 
 /** Reads the CSVs at `root`, joins labels, and lists the labelled fields whose files are present. */
 export async function loadDatasetIndex(root: string, options: IndexOptions = {}): Promise<DatasetIndex> {
-  const imageText = await readFile(path.join(root, IMAGE_TABLE), 'utf8');
-  const moaText = await readFile(path.join(root, MOA_TABLE), 'utf8');
-  const { fields } = fieldsFromImageTable(parseImageTable(imageText), parseMoaTable(moaText));
+  // Full paths, so that a MetadataError (missing column, bad row) names the file the user must fix.
+  const imageFile = path.join(root, IMAGE_TABLE);
+  const moaFile = path.join(root, MOA_TABLE);
+  const { fields } = fieldsFromImageTable(parseImageTable(await readTable(imageFile), imageFile), parseMoaTable(await readTable(moaFile), moaFile));
   const samples: Sample[] = [];
   const skipped: SkippedFile[] = [];
   let unlabelled = 0;
@@ -83,6 +85,15 @@ export async function loadDatasetIndex(root: string, options: IndexOptions = {})
     else present.push(sample);
   }
   return { root, samples: present, unlabelledFields: unlabelled, skipped };
+}
+
+async function readTable(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataError(`${file}: ${code === 'ENOENT' ? 'not found' : `cannot be read (${(error as Error).message})`}`, { cause: error });
+  }
 }
 
 async function firstMissing(files: readonly string[]): Promise<string | undefined> {

@@ -4,10 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { decodeTiff } from '../../../src/core/tiff/index.ts';
 import { preprocessField, type ModelImage, type PixelPlane, type PreprocessSpec } from '../../../src/core/preprocess.ts';
 import { CHANNELS } from '../../../src/core/labels.ts';
+import { DataError } from '../util/cli.ts';
 import type { Sample } from './dataset-index.ts';
 
-/** A field that could not be loaded: which file and why (missing, truncated, not a TIFF, wrong size...). */
-export class FieldLoadError extends Error {
+/**
+ * A field that could not be loaded: which file and why (missing, truncated, not a TIFF, wrong size...). Loaders
+ * skip such a field and report it; one that escapes is bad data (exit 3).
+ */
+export class FieldLoadError extends DataError {
   constructor(
     readonly fieldId: string,
     readonly file: string,
@@ -44,6 +48,25 @@ export async function loadFieldPlanes(sample: Sample, channels: readonly string[
     }
   }
   return planes;
+}
+
+/**
+ * The first field of `samples` whose files load, with its raw planes: what sizes the dataset and its
+ * preprocessing. Fields that fail with a FieldLoadError before it are passed to `onSkip` (to be reported and not
+ * retried); when none loads, a DataError says how many were tried.
+ */
+export async function firstReadableField(samples: readonly Sample[], onSkip: (index: number, error: FieldLoadError) => void, channels: readonly string[] = CHANNELS): Promise<{ index: number; planes: PixelPlane[] }> {
+  let last: FieldLoadError | undefined;
+  for (let index = 0; index < samples.length; index++) {
+    try {
+      return { index, planes: await loadFieldPlanes(samples[index], channels) };
+    } catch (error) {
+      if (!(error instanceof FieldLoadError)) throw error;
+      last = error;
+      onSkip(index, error);
+    }
+  }
+  throw new DataError(`none of the ${samples.length} labelled fields could be read${last ? `; the last: ${last.message}` : ''}`);
 }
 
 /** The model input of a field: decode + core preprocessing. Throws FieldLoadError naming the file at fault. */

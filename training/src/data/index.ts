@@ -4,5 +4,5 @@ export { loadDatasetIndex, classCounts, IMAGE_TABLE, MOA_TABLE, type DatasetInde
 export { leaveOneCompoundOutFolds, randomFieldSplit, type Split } from './splits.ts';
 export { epochOrder, shardOrder, classWeights, balancedEpochOrder, type RemainderPolicy } from './sampling.ts';
 export { FieldCache } from './field-cache.ts';
-export { FieldLoadError, loadFieldImage, loadFieldPlanes } from './field-loader.ts';
+export { FieldLoadError, firstReadableField, loadFieldImage, loadFieldPlanes } from './field-loader.ts';
 export { streamBatches, loadSample, LoadReport, type FieldBatch, type BatchOptions } from './batches.ts';

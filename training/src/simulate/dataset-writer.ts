@@ -7,6 +7,7 @@ import { CHANNELS, type MoaClass } from '../../../src/core/labels.ts';
 import { IMAGE_TABLE, MOA_TABLE } from '../data/dataset-index.ts';
 import { compoundSignature, treatmentPhenotype, type CompoundSignature } from './phenotypes.ts';
 import { deriveSeed } from '../util/prng.ts';
+import { DataError } from '../util/cli.ts';
 import { renderField, type RenderedField } from './render-field.ts';
 import { encodeTiff16, encodeTiffPages, encodeTiffPlanar, type TiffCompression } from './tiff-writer.ts';
 
@@ -64,8 +65,11 @@ export interface MetadataTables {
 
 /** Reads the two metadata CSVs from a folder (see parseMetadataTables). */
 export async function readMetadataTables(metadataDir: string): Promise<MetadataTables> {
-  const imageText = await readFile(path.join(metadataDir, IMAGE_TABLE), 'utf8');
-  const moaText = await readFile(path.join(metadataDir, MOA_TABLE), 'utf8');
+  const read = (file: string) => readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new DataError(`${file}: ${error.code === 'ENOENT' ? 'not found' : `cannot be read (${error.message})`}`, { cause: error });
+  });
+  const imageText = await read(path.join(metadataDir, IMAGE_TABLE));
+  const moaText = await read(path.join(metadataDir, MOA_TABLE));
   return parseMetadataTables(imageText, moaText, metadataDir);
 }
 
@@ -74,8 +78,9 @@ export function parseMetadataTables(imageText: string, moaText: string, source: 
   const lines = (text: string) => text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/).filter((l) => l.trim() !== '');
   const imageAll = lines(imageText);
   const moaAll = lines(moaText);
-  const imageRows = parseImageTable(imageText);
-  const moaRows = parseMoaTable(moaText);
+  // Errors name the file in full when `source` is a folder (a missing column says which CSV to fix).
+  const imageRows = parseImageTable(imageText, path.join(source, IMAGE_TABLE));
+  const moaRows = parseMoaTable(moaText, path.join(source, MOA_TABLE));
   if (imageAll.length - 1 !== imageRows.length || moaAll.length - 1 !== moaRows.length) {
     throw new Error(`Metadata CSVs in ${source} have cells spanning lines; the simulator copies rows line by line and cannot subset them.`);
   }

@@ -1,6 +1,9 @@
 // Trainer settings: defaults, command-line parsing and validation, failing before any work is done.
 import { checkMcnnInputSize } from '../../../src/core/mcnn.ts';
+import { ConfigError } from '../util/cli.ts';
 import { SCHEDULE_2018 } from './schedule.ts';
+
+export { ConfigError };
 
 export interface TrainConfig {
   data: string;
@@ -84,13 +87,6 @@ export const DEFAULTS: TrainConfig = {
   maxLoss: 1e3,
 };
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const FLAG_TO_KEY = new Map(Object.keys(DEFAULTS).map((k) => [kebab(k), k as keyof TrainConfig]));
 const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
@@ -160,10 +156,15 @@ export function parseTrainArgs(argv: string[]): TrainConfig {
 
 const hint = () => 'Run with --help for the list of options.';
 
-/** Checks what can be checked before any data is read; worldSize is the number of ranks. */
-export function validateTrainConfig(c: TrainConfig, worldSize: number): TrainConfig {
-  if (!c.data) throw new ConfigError('--data <BBBC021 root> is required.');
-  if (!c.out) throw new ConfigError('--out <bundle dir> is required.');
+/**
+ * Checks what can be checked before any data is read; worldSize is the number of ranks. The one set of rules for
+ * the trainer and for train:cluster (which checks before starting mpirun; `requirePaths: false` for its dry runs).
+ */
+export function validateTrainConfig(c: TrainConfig, worldSize: number, options: { requirePaths?: boolean } = {}): TrainConfig {
+  if (options.requirePaths !== false) {
+    if (!c.data) throw new ConfigError('--data <BBBC021 root> is required.');
+    if (!c.out) throw new ConfigError('--out <bundle dir> is required.');
+  }
   try {
     checkMcnnInputSize(c.inputHeight, c.inputWidth);
   } catch (e) {

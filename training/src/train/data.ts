@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { CHANNELS, DMSO } from '../../../src/core/labels.ts';
 import type { PreprocessSpec } from '../../../src/core/preprocess.ts';
-import { FieldCache, leaveOneCompoundOutFolds, loadDatasetIndex, loadFieldPlanes, randomFieldSplit, type DatasetIndex, type Sample, type Split } from '../data/index.ts';
+import { FieldCache, firstReadableField, leaveOneCompoundOutFolds, loadDatasetIndex, LoadReport, randomFieldSplit, type DatasetIndex, type Sample, type Split } from '../data/index.ts';
+import { DataError } from '../util/cli.ts';
 import type { TrainConfig } from './config.ts';
 
 export interface TrainingData {
@@ -12,6 +13,8 @@ export interface TrainingData {
   split: Split;
   cache: FieldCache;
   fieldSize: { height: number; width: number };
+  /** Fields found unreadable so far (sizing the dataset), then by the training loop: each named once, never retried. */
+  report: LoadReport;
 }
 
 /**
@@ -49,12 +52,14 @@ export function compoundFoldSplit(samples: readonly Sample[], folds: number, fol
 
 export async function prepareData(config: TrainConfig, fixedSpec?: PreprocessSpec): Promise<TrainingData> {
   const index = await loadDatasetIndex(config.data);
-  if (index.samples.length === 0) throw new Error(`No labelled fields with readable files under ${config.data} (${index.skipped.length} skipped).`);
-  const first = await loadFieldPlanes(index.samples[0]);
-  const fieldSize = { height: first[0].height, width: first[0].width };
+  if (index.samples.length === 0) throw new DataError(`No labelled fields with readable files under ${config.data} (${index.skipped.length} skipped).`);
+  // The first readable field sizes the dataset; unreadable ones before it are reported and never retried.
+  const report = new LoadReport();
+  const first = await firstReadableField(index.samples, (i, error) => report.fail(i, error, index.samples[i]));
+  const fieldSize = { height: first.planes[0].height, width: first.planes[0].width };
   const binning = config.binning || Math.max(1, Math.floor(Math.min(fieldSize.height / config.inputHeight, fieldSize.width / config.inputWidth)));
   const spec: PreprocessSpec = fixedSpec ?? { version: 1, channels: [...CHANNELS], binning, normalisation: { method: 'percentile', low: 0.1, high: 99.9 } };
   const split = config.split === 'random' ? randomFieldSplit(index.samples, 0.2, config.seed) : compoundFoldSplit(index.samples, config.folds, config.fold);
   const cache = new FieldCache(config.cacheDir || path.join(config.data, '.moa-lens-cache'), spec);
-  return { index, samples: index.samples, spec, split, cache, fieldSize };
+  return { index, samples: index.samples, spec, split, cache, fieldSize, report };
 }

@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { appendFile } from 'node:fs/promises';
-import { balancedEpochOrder, epochOrder, shardOrder, streamBatches, classWeights, LoadReport } from '../data/index.ts';
+import { balancedEpochOrder, epochOrder, shardOrder, streamBatches, classWeights, type LoadReport } from '../data/index.ts';
+import { DataError, DivergedError } from '../util/cli.ts';
 import { formatSeconds } from '../util/format.ts';
 import { deriveSeed, Rng } from '../util/prng.ts';
 import { tileField, extractTile } from '../../../src/core/tiling.ts';
@@ -13,6 +14,7 @@ import { MomentumSgd, parameterLayout, readFlat, writeFlat } from './optimizer.t
 import { computeGradient, type StepBatch } from './step.ts';
 import { latestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { World } from './world.ts';
+import { StepWatchdog, watchdogSettings } from './watchdog.ts';
 
 export interface HistoryPoint {
   step: number;
@@ -29,6 +31,8 @@ export interface TrainResult {
   history: HistoryPoint[];
   report: LoadReport;
   seconds: number;
+  /** The limits the collectives ran under; the end barrier asks it for rank 0's evaluation and export. */
+  watchdog: StepWatchdog;
 }
 
 /**
@@ -58,7 +62,7 @@ export function augmentToInput(data: Float32Array, height: number, width: number
   }
 }
 
-export async function trainModel(model: tfl.LayersModel, data: TrainingData, config: TrainConfig, world: World, log: (line: string) => void): Promise<TrainResult> {
+export async function trainModel(model: tfl.LayersModel, data: TrainingData, config: TrainConfig, world: World, log: (line: string) => void, watchdog = new StepWatchdog(watchdogSettings())): Promise<TrainResult> {
   const layout = parameterLayout(model.trainableWeights.map((w) => w.read() as tf.Variable));
   const optimizer = new MomentumSgd(layout, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay });
   const b = config.batchPerRank;
@@ -87,14 +91,15 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
     } else log(`no checkpoint in ${config.checkpointDir}: starting from scratch`);
   }
   position[0] = step;
-  await world.broadcast(weights, 0, 'initial weights');
-  await world.broadcast(velocity, 0, 'initial velocity');
-  await world.broadcast(position, 0, 'resume step');
+  const startLimit = watchdog.stepLimitMs();
+  await world.broadcast(weights, 0, 'initial weights', startLimit);
+  await world.broadcast(velocity, 0, 'initial velocity', startLimit);
+  await world.broadcast(position, 0, 'resume step', startLimit);
   step = position[0];
   writeFlat(layout, weights);
   optimizer.loadVelocity(velocity);
 
-  const report = new LoadReport();
+  const report = data.report;
   const input = { height: config.inputHeight, width: config.inputWidth };
   const c = data.spec.channels.length;
   const tileSize = input.height * input.width * c;
@@ -102,6 +107,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
   let imagesSince = 0;
   let timeSince = performance.now();
   const fused = new Float32Array(layout.total + 1); // gradient, then the loss: one allreduce per step
+  let stepStarted = performance.now();
 
   while (step < totalSteps) {
     const epoch = Math.floor(step / stepsPerEpoch);
@@ -109,7 +115,9 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
     const order = shardOrder(epochSamples, world.rank, world.size, 'pad');
     const skip = step - epoch * stepsPerEpoch;
     const batches = streamBatches(data.samples, order.slice(skip * b), { batchSize: b, spec: data.spec, cache: data.cache, report });
+    let batchesThisPass = 0;
     for await (const batch of batches) {
+      batchesThisPass++;
       if (step >= totalSteps || Math.floor(step / stepsPerEpoch) !== epoch) break;
       const n = batch.size;
       const images = new Float32Array(n * tileSize);
@@ -124,10 +132,14 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
       const stepBatch: StepBatch = { images, labels: batch.labels, weights: sampleWeights, height: input.height, width: input.width, channels: c };
       const { loss } = computeGradient(model, layout, stepBatch, config.labelSmoothing, fused.subarray(0, layout.total));
       fused[layout.total] = loss;
-      await world.allreduceMean(fused, `step ${step + 1}`);
+      await world.allreduceMean(fused, `step ${step + 1}`, watchdog.stepLimitMs());
+      const reduced = performance.now();
+      const limitSet = watchdog.recordStep(reduced - stepStarted);
+      stepStarted = reduced;
+      if (limitSet && world.size > 1) log(limitSet);
       const meanLoss = fused[layout.total];
       if (!Number.isFinite(meanLoss) || meanLoss > config.maxLoss)
-        throw new Error(`Training diverged at step ${step + 1}: loss ${meanLoss}. Lower --base-lr or check the data; resume from the last checkpoint with --resume.`);
+        throw new DivergedError(`Training diverged at step ${step + 1}: loss ${meanLoss}. Lower --base-lr or check the data; resume from the last checkpoint with --resume.`);
       const epochPos = step / stepsPerEpoch;
       const lr = learningRate(schedule, epochPos);
       optimizer.apply(fused.subarray(0, layout.total), lr);
@@ -151,7 +163,11 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
         }
       }
     }
+    // Every field of this rank's share unreadable: without this the loop would start the same epoch forever.
+    if (batchesThisPass === 0 && step < totalSteps) {
+      throw new DataError(`no readable field left for rank ${world.rank} in epoch ${epoch}: ${report.failures.length} fields skipped (${report.failures.slice(0, 3).map((f) => `${f.file}: ${f.reason}`).join('; ')})`);
+    }
   }
   optimizer.dispose();
-  return { steps: step, history, report, seconds: (performance.now() - started) / 1000 };
+  return { steps: step, history, report, seconds: (performance.now() - started) / 1000, watchdog };
 }
