@@ -17,6 +17,7 @@ const E2E_TESTS = [
   'test/training/train-learns.test.ts', // trainer child processes that learn (~50 s)
   'test/training/train-resume.test.ts', // trainer child processes, one killed and resumed
   'test/training/train-failures.test.ts', // trainer and other CLIs as child processes that fail (~10 s)
+  'test/training/bundle-trust-cli.test.ts', // keygen, export and evaluate as child processes
   'test/training/engine-backend-fallback.test.ts', // a fresh Node process without the native engine
   'test/training/native-engine.test.ts', // the native engine's kernel suite against cpu (~40 s)
   'test/training/engine-kernels.test.ts', // WASM training kernels against cpu (~4 s)

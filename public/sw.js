@@ -25,7 +25,7 @@ const SECURITY_HEADERS = {
 /** Files that change without changing name: fetched from the network first, the cache is the fallback. */
 function isMutable(url) {
   const p = url.pathname;
-  return p === SCOPE.pathname || p.endsWith('/index.html') || p.endsWith('/models/index.json') || p.endsWith('/manifest.webmanifest') || p.endsWith('/moa-lens.json');
+  return p === SCOPE.pathname || p.endsWith('/index.html') || p.endsWith('/models/index.json') || p.endsWith('/manifest.webmanifest') || p.endsWith('/moa-lens.json') || p.endsWith('/moa-lens.sig.json');
 }
 
 function withSecurityHeaders(response) {

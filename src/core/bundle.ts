@@ -1,41 +1,33 @@
 // The model bundle: TF.js layers model (model.json + weight shards) plus moa-lens.json; writer and verifying loader.
 import type * as tf from '@tensorflow/tfjs-core';
-import { validatePreprocessSpec, type PreprocessSpec } from './preprocess.ts';
-import type { TilingSpec } from './tiling.ts';
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  BundleError,
+  bundleFileNameProblem,
+  fileSizeProblem,
+  MAX_METADATA_BYTES,
+  MAX_MODEL_JSON_BYTES,
+  MAX_SIGNATURE_BYTES,
+  MAX_WEIGHT_BYTES,
+  METADATA_FILE,
+  MissingBundleFile,
+  MODEL_FILE,
+  parseBundleMetadata,
+  SIGNATURE_FILE,
+  STANDARD_LABEL_SET,
+  type BundleFile,
+  type BundleFileEntry,
+  type BundleMetadata,
+  type ExpectedSize,
+  type OpenBundleFile,
+} from './bundle-format.ts';
+import { bundleTrust, signMetadata, type BundleTrust, type SigningKey, type TrustRoots } from './bundle-trust.ts';
 
-export const BUNDLE_FORMAT = 'moa-lens-bundle';
-export const BUNDLE_VERSION = 1;
-export const METADATA_FILE = 'moa-lens.json';
-export const MODEL_FILE = 'model.json';
+export { BUNDLE_VERSION, BundleError, METADATA_FILE, MissingBundleFile, MODEL_FILE, SIGNATURE_FILE, type BundleFile, type BundleMetadata, type OpenBundleFile } from './bundle-format.ts';
+
 /** Weight shard size; small enough for per-file caching and progress in the browser. */
 export const SHARD_BYTES = 4 * 1024 * 1024;
-
-export interface BundleMetadata {
-  format: typeof BUNDLE_FORMAT;
-  version: number;
-  name: string;
-  createdAt: string;
-  /** Output classes in the model's output order. */
-  classes: string[];
-  /** Model input: height x width x channels (model pixels). */
-  input: { height: number; width: number; channels: number };
-  preprocessing: PreprocessSpec;
-  tiling: TilingSpec;
-  architecture: { name: 'M-CNN'; widthMultiplier: number; parameters: number };
-  /** How the weights are stored: float32, or quantised in the TF.js manifest. */
-  weights: { dtype: 'float32' | 'float16' | 'uint8'; bytes: number };
-  /** Where the weights came from: data, recipe, metrics. `trained: false` marks a placeholder. */
-  provenance: { trained: boolean; summary: string; [key: string]: unknown };
-  /** sha256 (hex) of model.json and of every weight shard. */
-  files: Record<string, string>;
-}
-
-export class BundleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BundleError';
-  }
-}
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
@@ -53,14 +45,14 @@ function storedBytesPerValue(spec: tf.io.WeightsManifestEntry): number {
   return 4;
 }
 
+/** moa-lens.json as a writer takes it: `labelSet` defaults to the BBBC021 MoA set; files, format and version are filled in. */
+export type BundleMetadataInput = Omit<BundleMetadata, 'files' | 'format' | 'version' | 'labelSet'> & { labelSet?: BundleMetadata['labelSet'] };
+
 /**
  * Turns saved model artifacts into bundle files: model.json, weight shards and moa-lens.json with the
- * hash of every other file. `metadata` is everything but `files` and `format`/`version`.
+ * sha256 and size of every other file, and, given a signing key, moa-lens.sig.json.
  */
-export async function writeBundleFiles(
-  artifacts: tf.io.ModelArtifacts,
-  metadata: Omit<BundleMetadata, 'files' | 'format' | 'version'>,
-): Promise<Map<string, Uint8Array>> {
+export async function writeBundleFiles(artifacts: tf.io.ModelArtifacts, metadata: BundleMetadataInput, signer?: SigningKey): Promise<Map<string, Uint8Array>> {
   if (!artifacts.modelTopology || !artifacts.weightSpecs || !artifacts.weightData) throw new BundleError('Model artifacts lack topology or weights.');
   const weights = concatWeightData(artifacts.weightData);
   const files = new Map<string, Uint8Array>();
@@ -79,10 +71,12 @@ export async function writeBundleFiles(
     weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
   };
   files.set(MODEL_FILE, encoder.encode(JSON.stringify(modelJson)));
-  const hashes: Record<string, string> = {};
-  for (const [name, bytes] of files) hashes[name] = await sha256Hex(bytes);
-  const full: BundleMetadata = { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, ...metadata, files: hashes };
-  files.set(METADATA_FILE, encoder.encode(JSON.stringify(full, null, 2) + '\n'));
+  const entries: Record<string, BundleFileEntry> = {};
+  for (const [name, bytes] of files) entries[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
+  const full: BundleMetadata = { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, labelSet: STANDARD_LABEL_SET, ...metadata, files: entries };
+  const metadataBytes = encoder.encode(JSON.stringify(full, null, 2) + '\n');
+  files.set(METADATA_FILE, metadataBytes);
+  if (signer) files.set(SIGNATURE_FILE, await signMetadata(metadataBytes, signer));
   return files;
 }
 
@@ -103,12 +97,19 @@ export interface VerifiedBundle {
   metadata: BundleMetadata;
   /** sha256 of moa-lens.json: names the exact model (it records every other file's hash). */
   hash: string;
+  /** Shipped, signed by a trusted key, or unverified: the caller decides whether an unverified bundle may run. */
+  trust: BundleTrust;
   artifacts: tf.io.ModelArtifacts;
   /** Bytes read, all files. */
   bytes: number;
 }
 
-export type ReadBundleFile = (name: string) => Promise<Uint8Array>;
+export interface LoadBundleOptions {
+  /** How messages name the bundle. */
+  label?: string;
+  /** What counts as shipped or signed (src/core/trust-roots.ts has the build's). */
+  trust: TrustRoots;
+}
 
 interface LayerConfigJson {
   class_name?: string;
@@ -116,63 +117,55 @@ interface LayerConfigJson {
 }
 
 /**
- * Reads and verifies a bundle: format and version, the sha256 of every file, the weight manifest
- * against the shard sizes, and the model's input shape and output classes against the metadata.
- * Refuses with a BundleError that says what is wrong.
+ * Reads and verifies a bundle. Before a file is read: its name is a plain name of the bundle folder and
+ * its size fits what the bundle records (version 1 bundles: the weights manifest and fixed limits), so
+ * nothing outside the folder and nothing larger than recorded is read. Then: moa-lens.json's meaning
+ * (parseBundleMetadata), the sha256 of every file, the weights manifest against the shards, the
+ * model's input shape and outputs against the metadata, and the bundle's trust.
+ * Refuses with a BundleError that says what is wrong and names the file.
  */
-export async function loadBundle(read: ReadBundleFile, label = 'model bundle'): Promise<VerifiedBundle> {
-  const metaBytes = await readOrFail(read, METADATA_FILE, label);
-  let metadata: BundleMetadata;
-  try {
-    metadata = JSON.parse(decoder.decode(metaBytes)) as BundleMetadata;
-  } catch {
-    throw new BundleError(`${label}: ${METADATA_FILE} is not valid JSON.`);
-  }
-  if (metadata.format !== BUNDLE_FORMAT) throw new BundleError(`${label}: ${METADATA_FILE} is not a MoA Lens bundle (format "${String(metadata.format)}").`);
-  if (metadata.version !== BUNDLE_VERSION)
-    throw new BundleError(`${label}: bundle format version ${String(metadata.version)} is not supported; this app reads version ${BUNDLE_VERSION}.`);
-  if (!metadata.files || typeof metadata.files !== 'object' || !(MODEL_FILE in metadata.files))
-    throw new BundleError(`${label}: ${METADATA_FILE} lists no file hashes.`);
-  try {
-    validatePreprocessSpec(metadata.preprocessing);
-  } catch (e) {
-    throw new BundleError(`${label}: ${(e as Error).message}`);
-  }
-
-  const contents = new Map<string, Uint8Array>();
-  let bytes = metaBytes.length;
-  for (const [name, expected] of Object.entries(metadata.files)) {
-    const data = await readOrFail(read, name, label);
-    const actual = await sha256Hex(data);
-    if (actual !== expected)
+export async function loadBundle(open: OpenBundleFile, options: LoadBundleOptions): Promise<VerifiedBundle> {
+  const label = options.label ?? 'model bundle';
+  const read = (name: string, expected: ExpectedSize) => readChecked(open, name, expected, label);
+  const metaBytes = await read(METADATA_FILE, { bytes: MAX_METADATA_BYTES, exact: false, from: 'the loader' });
+  const metadata = parseBundleMetadata(metaBytes, label);
+  const hash = await sha256Hex(metaBytes);
+  const trust = await bundleTrust(hash, metaBytes, () => readSignature(open), options.trust);
+  const recorded = (name: string, limit: number, from: string): ExpectedSize => {
+    const bytes = metadata.files[name].bytes;
+    return bytes === undefined ? { bytes: limit, exact: false, from } : { bytes, exact: true, from: METADATA_FILE };
+  };
+  const readHashed = async (name: string, expected: ExpectedSize) => {
+    const data = await read(name, expected);
+    if ((await sha256Hex(data)) !== metadata.files[name].sha256)
       throw new BundleError(`${label}: ${name} does not match the sha256 recorded in ${METADATA_FILE}; the bundle is damaged or was modified.`);
-    contents.set(name, data);
-    bytes += data.length;
-  }
+    return data;
+  };
 
-  const modelJson = JSON.parse(decoder.decode(contents.get(MODEL_FILE))) as tf.io.ModelJSON;
-  const manifest = modelJson.weightsManifest ?? [];
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const shards: Uint8Array[] = [];
-  for (const group of manifest) {
-    for (const p of group.paths) {
-      const shard = contents.get(p);
-      if (!shard) throw new BundleError(`${label}: weight file ${p} is named in ${MODEL_FILE} but has no hash in ${METADATA_FILE}.`);
-      shards.push(shard);
-    }
-    specs.push(...group.weights);
+  const modelBytes = await readHashed(MODEL_FILE, recorded(MODEL_FILE, MAX_MODEL_JSON_BYTES, 'the loader'));
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(decoder.decode(modelBytes)) as tf.io.ModelJSON;
+  } catch {
+    throw new BundleError(`${label}: ${MODEL_FILE} is not valid JSON.`);
   }
-  const expectedBytes = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * storedBytesPerValue(s), 0);
-  const weightBytes = shards.reduce((n, s) => n + s.length, 0);
-  if (expectedBytes !== weightBytes)
-    throw new BundleError(`${label}: the weight files hold ${weightBytes} bytes but the manifest's shapes need ${expectedBytes}.`);
+  const { paths, specs, weightBytes } = readManifest(modelJson, metadata, label);
+  const shards: Uint8Array[] = [];
+  let left = weightBytes;
+  for (const p of paths) {
+    const shard = await readHashed(p, recorded(p, left, `${MODEL_FILE}'s weights manifest`));
+    shards.push(shard);
+    left -= shard.length;
+  }
+  if (left !== 0) throw new BundleError(`${label}: the weight files hold ${weightBytes - left} bytes but the manifest's shapes need ${weightBytes}.`);
 
   checkTopology(modelJson.modelTopology, metadata, label);
   const weightData = concatWeightData(shards.map((s) => s.slice().buffer));
   return {
     metadata,
-    hash: await sha256Hex(metaBytes),
-    bytes,
+    hash,
+    trust,
+    bytes: metaBytes.length + modelBytes.length + weightBytes,
     artifacts: {
       modelTopology: modelJson.modelTopology,
       weightSpecs: specs,
@@ -182,6 +175,35 @@ export async function loadBundle(read: ReadBundleFile, label = 'model bundle'): 
       convertedBy: modelJson.convertedBy,
     },
   };
+}
+
+/** The weights manifest, checked against moa-lens.json before any shard is read: plain names, every file accounted for, sizes that add up. */
+function readManifest(modelJson: tf.io.ModelJSON, metadata: BundleMetadata, label: string) {
+  const paths: string[] = [];
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  for (const group of Array.isArray(modelJson.weightsManifest) ? modelJson.weightsManifest : []) {
+    paths.push(...(Array.isArray(group?.paths) ? group.paths : []));
+    specs.push(...(Array.isArray(group?.weights) ? group.weights : []));
+  }
+  for (const p of paths) {
+    const problem = bundleFileNameProblem(p);
+    if (problem) throw new BundleError(`${label}: ${MODEL_FILE} names a weight file ${problem}.`);
+    if (!(p in metadata.files)) throw new BundleError(`${label}: weight file ${p} is named in ${MODEL_FILE} but has no hash in ${METADATA_FILE}.`);
+  }
+  if (new Set(paths).size !== paths.length) throw new BundleError(`${label}: ${MODEL_FILE} names a weight file twice.`);
+  const unused = Object.keys(metadata.files).filter((name) => name !== MODEL_FILE && !paths.includes(name));
+  if (unused.length) throw new BundleError(`${label}: ${METADATA_FILE} lists ${unused.join(', ')}, which ${MODEL_FILE} does not use.`);
+  let weightBytes = 0;
+  for (const s of specs) {
+    const values = Array.isArray(s?.shape) && s.shape.every((d) => Number.isSafeInteger(d) && d >= 0) ? s.shape.reduce((a, b) => a * b, 1) : NaN;
+    weightBytes += values * storedBytesPerValue(s);
+  }
+  if (!(weightBytes <= MAX_WEIGHT_BYTES)) throw new BundleError(`${label}: the weights manifest in ${MODEL_FILE} needs ${weightBytes} bytes; a bundle may hold at most ${MAX_WEIGHT_BYTES}.`);
+  if (weightBytes !== metadata.weights.bytes) throw new BundleError(`${label}: ${METADATA_FILE} says the weights take ${metadata.weights.bytes} bytes but the manifest's shapes need ${weightBytes}.`);
+  const recorded = paths.reduce((n, p) => n + (metadata.files[p].bytes ?? 0), 0);
+  if (metadata.version > 1 && recorded !== weightBytes)
+    throw new BundleError(`${label}: the weight files hold ${recorded} bytes by ${METADATA_FILE} but the manifest's shapes need ${weightBytes}.`);
+  return { paths, specs, weightBytes };
 }
 
 function checkTopology(topology: unknown, metadata: BundleMetadata, label: string): void {
@@ -194,16 +216,49 @@ function checkTopology(topology: unknown, metadata: BundleMetadata, label: strin
   const last = layers.at(-1);
   if (last?.config?.units !== metadata.classes.length)
     throw new BundleError(`${label}: the model has ${String(last?.config?.units)} outputs but ${METADATA_FILE} names ${metadata.classes.length} classes.`);
-  if (metadata.preprocessing.channels.length !== channels)
-    throw new BundleError(`${label}: the preprocessing names ${metadata.preprocessing.channels.length} channels but the model takes ${channels}.`);
 }
 
-async function readOrFail(read: ReadBundleFile, name: string, label: string): Promise<Uint8Array> {
+/** Opens, size-checks (before reading when the source knows the size), reads with a bound, and size-checks again. */
+async function readChecked(open: OpenBundleFile, name: string, expected: ExpectedSize, label: string): Promise<Uint8Array> {
+  let file: BundleFile;
+  let data: Uint8Array;
   try {
-    return await read(name);
+    file = await open(name);
+  } catch (e) {
+    if (e instanceof MissingBundleFile) throw new BundleError(`${label}: ${name} is missing: ${e.message}.`);
+    throw new BundleError(`${label}: cannot read ${name} (${(e as Error).message}).`);
+  }
+  const before = file.size === undefined ? undefined : fileSizeProblem(name, file.size, expected);
+  if (before) {
+    file.discard?.();
+    throw new BundleError(`${label}: ${before}.`);
+  }
+  try {
+    data = await file.read(expected.bytes);
   } catch (e) {
     throw new BundleError(`${label}: cannot read ${name} (${(e as Error).message}).`);
   }
+  const after = fileSizeProblem(name, data.length, expected, data.length > expected.bytes);
+  if (after) throw new BundleError(`${label}: ${after}.`);
+  return data;
+}
+
+/** The signature file's bytes, or undefined when the bundle has none (or it cannot be read: then the bundle is simply not signed). */
+async function readSignature(open: OpenBundleFile): Promise<Uint8Array | undefined> {
+  try {
+    return await readChecked(open, SIGNATURE_FILE, { bytes: MAX_SIGNATURE_BYTES, exact: false, from: 'the loader' }, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A bundle held in memory (file name -> bytes), as a source for loadBundle. */
+export function bundleInMemory(files: ReadonlyMap<string, Uint8Array>): OpenBundleFile {
+  return async (name) => {
+    const bytes = files.get(name);
+    if (!bytes) throw new MissingBundleFile('not among the bundle files');
+    return { size: bytes.length, read: async (max) => bytes.subarray(0, max + 1) };
+  };
 }
 
 /** A TF.js IOHandler over a verified bundle, for tf.loadLayersModel. */

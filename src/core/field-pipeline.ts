@@ -1,6 +1,6 @@
 // The field pipeline, one implementation for the browser engine, the trainer's evaluation and the tests' reference:
 // planes -> preprocess -> tiles -> predictBatch (the model, injected by the caller) -> area-weighted field probabilities.
-import type { BundleMetadata } from './bundle.ts';
+import type { BundleMetadata } from './bundle-format.ts';
 import { FieldError } from './errors.ts';
 import { preprocessField, type ModelImage, type PixelPlane } from './preprocess.ts';
 import { aggregateTiles, extractTile, tileField, type TileGrid } from './tiling.ts';

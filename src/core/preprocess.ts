@@ -58,18 +58,25 @@ export interface ModelImage {
 /** Percentiles are estimated from at most this many regularly spaced pixels of a plane. */
 export const PERCENTILE_SAMPLE = 65_536;
 
+/** Refuses a spec whose values are out of range (from a bundle's moa-lens.json, so anything may be there). */
 export function validatePreprocessSpec(spec: PreprocessSpec): void {
+  if (typeof spec !== 'object' || spec === null) throw new Error('Preprocessing spec is missing.');
   if (spec.version !== 1) throw new Error(`Unsupported preprocessing spec version ${String(spec.version)} (this build reads version 1).`);
   if (!Array.isArray(spec.channels) || spec.channels.length === 0) throw new Error('Preprocessing spec names no channels.');
+  for (const c of spec.channels) if (!(CHANNELS as readonly string[]).includes(c)) throw new Error(`Preprocessing channel "${String(c)}" is not one of ${CHANNELS.join(', ')}.`);
+  if (new Set(spec.channels).size !== spec.channels.length) throw new Error(`Preprocessing names a channel twice: ${spec.channels.join(', ')}.`);
   if (!Number.isInteger(spec.binning) || spec.binning < 1) throw new Error(`Preprocessing binning must be a positive integer, got ${spec.binning}.`);
   const n = spec.normalisation;
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (typeof n !== 'object' || n === null) throw new Error('Preprocessing spec has no normalisation.');
   if (n.method === 'percentile') {
-    if (!(n.low >= 0 && n.high <= 100 && n.low < n.high)) throw new Error(`Percentiles must satisfy 0 <= low < high <= 100, got ${n.low}, ${n.high}.`);
+    if (!(finite(n.low) && finite(n.high) && n.low >= 0 && n.high <= 100 && n.low < n.high)) throw new Error(`Percentiles must satisfy 0 <= low < high <= 100, got ${n.low}, ${n.high}.`);
   } else if (n.method === 'affine') {
-    if (n.offset.length !== spec.channels.length || n.scale.length !== spec.channels.length)
+    if (!Array.isArray(n.offset) || !Array.isArray(n.scale) || n.offset.length !== spec.channels.length || n.scale.length !== spec.channels.length)
       throw new Error('Affine normalisation needs one offset and one scale per channel.');
+    if (!n.offset.every(finite) || !n.scale.every((v) => finite(v) && v !== 0)) throw new Error('Affine normalisation needs finite offsets and finite, non-zero scales.');
   } else if (n.method === 'divide') {
-    if (!(n.by > 0)) throw new Error('Divide normalisation needs a positive divisor.');
+    if (!(finite(n.by) && n.by > 0)) throw new Error('Divide normalisation needs a positive divisor.');
   } else {
     throw new Error(`Unknown normalisation method "${(n as { method: string }).method}".`);
   }

@@ -15,4 +15,20 @@ declare var TextDecoder: new (label?: string, options?: { fatal?: boolean }) => 
 
 declare var performance: { now(): number };
 
-declare var crypto: { subtle: { digest(algorithm: 'SHA-256', data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer> } };
+/** An opaque WebCrypto key. */
+interface CryptoKey {
+  readonly type: string;
+}
+type Ed25519 = { name: 'Ed25519' } | 'Ed25519';
+declare var crypto: {
+  subtle: {
+    digest(algorithm: 'SHA-256', data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
+    importKey(format: 'raw' | 'pkcs8', keyData: Uint8Array<ArrayBuffer>, algorithm: Ed25519, extractable: boolean, usages: ('sign' | 'verify')[]): Promise<CryptoKey>;
+    exportKey(format: 'jwk', key: CryptoKey): Promise<{ x?: string }>;
+    sign(algorithm: Ed25519, key: CryptoKey, data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
+    verify(algorithm: Ed25519, key: CryptoKey, signature: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>): Promise<boolean>;
+  };
+};
+
+declare function atob(data: string): string;
+declare function btoa(data: string): string;

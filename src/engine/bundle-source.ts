@@ -1,15 +1,50 @@
 // Bundle sources in the worker: the default bundle (models/index.json), a same-origin folder URL, or dropped files.
-import { loadBundle, METADATA_FILE, MODEL_FILE, type BundleMetadata, type ReadBundleFile, type VerifiedBundle } from '../core/bundle.ts';
+import { loadBundle, sha256Hex, type VerifiedBundle } from '../core/bundle.ts';
+import { MAX_METADATA_BYTES, METADATA_FILE, MissingBundleFile, MODEL_FILE, parseBundleMetadata, SIGNATURE_FILE, type BundleFile, type BundleMetadata, type OpenBundleFile } from '../core/bundle-format.ts';
+import type { TrustRoots } from '../core/bundle-trust.ts';
 import type { BundleSource, OfflineFile } from './types.ts';
 
-async function fetchBytes(url: URL): Promise<Uint8Array> {
+/**
+ * A served file, or MissingBundleFile: a 404, or an HTML page where the file should be (a dev or preview
+ * server, or an SPA host, answers a missing file with the app's index.html and HTTP 200).
+ */
+async function openUrl(url: URL): Promise<BundleFile> {
   const response = await fetch(url, { credentials: 'same-origin' });
-  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url.pathname}`);
-  return new Uint8Array(await response.arrayBuffer());
+  if (!response.ok) throw new MissingBundleFile(`the server answered HTTP ${response.status} for ${url.pathname}`);
+  if (/html/i.test(response.headers.get('content-type') ?? '')) {
+    void response.body?.cancel();
+    throw new MissingBundleFile(`the server answered ${url.pathname} with an HTML page (its fallback for a file it does not have), not the file`);
+  }
+  const length = response.headers.get('content-length');
+  const encoding = response.headers.get('content-encoding');
+  const size = length !== null && (!encoding || encoding === 'identity') ? Number(length) : undefined;
+  return { size, read: (max) => readBody(response, max + 1), discard: () => void response.body?.cancel() };
 }
 
-function readFromFolderUrl(folder: URL): ReadBundleFile {
-  return (name) => fetchBytes(new URL(encodeURIComponent(name), folder));
+/** A response body, stopping after `limit` bytes. */
+async function readBody(response: Response, limit: number): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.length;
+  }
+  if (total >= limit) void reader.cancel();
+  const out = new Uint8Array(Math.min(total, limit));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c.subarray(0, out.length - o), o);
+    o += Math.min(c.length, out.length - o);
+  }
+  return out;
+}
+
+function openInFolderUrl(folder: URL): OpenBundleFile {
+  return (name) => openUrl(new URL(encodeURIComponent(name), folder));
 }
 
 /** Base name of a dropped file: webkitRelativePath's last part, else the name. */
@@ -18,12 +53,12 @@ function baseName(file: File): string {
   return path.split('/').pop() ?? path;
 }
 
-function readFromFiles(files: File[]): ReadBundleFile {
+function openInFiles(files: File[]): OpenBundleFile {
   const byName = new Map(files.map((f) => [baseName(f), f]));
   return async (name) => {
     const file = byName.get(name);
-    if (!file) throw new Error('not among the dropped files');
-    return new Uint8Array(await file.arrayBuffer());
+    if (!file) throw new MissingBundleFile('not among the dropped files');
+    return { size: file.size, read: async (max) => new Uint8Array(await file.slice(0, max + 1).arrayBuffer()) };
   };
 }
 
@@ -52,7 +87,7 @@ export async function bundleFolder(source: 'default' | { url: string }, baseUrl:
   const indexUrl = new URL('models/index.json', baseUrl);
   let name: string;
   try {
-    const index = JSON.parse(new TextDecoder().decode(await fetchBytes(indexUrl))) as { default?: unknown };
+    const index = JSON.parse(new TextDecoder().decode(await (await openUrl(indexUrl)).read(MAX_METADATA_BYTES))) as { default?: unknown };
     if (typeof index.default !== 'string' || !index.default) throw new Error('it names no "default" bundle');
     name = index.default;
   } catch (e) {
@@ -61,31 +96,40 @@ export async function bundleFolder(source: 'default' | { url: string }, baseUrl:
   return { folder: sameOriginFolder(`models/${encodeURIComponent(name)}/`, baseUrl), label: `default bundle "${name}"` };
 }
 
-/** Reads and verifies a bundle from any source (BundleError on a bad bundle). */
-export async function readBundle(source: BundleSource, baseUrl: string): Promise<VerifiedBundle> {
+/** Reads and verifies a bundle from any source (BundleError on a bad bundle); `trust` decides what is shipped or signed. */
+export async function readBundle(source: BundleSource, baseUrl: string, trust: TrustRoots): Promise<VerifiedBundle> {
   if (Array.isArray(source)) {
     if (source.length === 0) throw new Error('No bundle files were given.');
     const first = source[0] as File & { webkitRelativePath?: string };
     const folder = first.webkitRelativePath?.split('/').slice(0, -1).join('/') || 'dropped files';
-    return loadBundle(readFromFiles(source), `bundle "${folder}"`);
+    return loadBundle(openInFiles(source), { label: `bundle "${folder}"`, trust });
   }
   const { folder, label } = await bundleFolder(source, baseUrl);
-  return loadBundle(readFromFolderUrl(folder), label);
+  return loadBundle(openInFolderUrl(folder), { label, trust });
 }
 
 /**
- * The files of a bundle folder: moa-lens.json, model.json, then the weight shards, each file but
- * moa-lens.json with the sha256 moa-lens.json records (a cache keyed by it fetches a changed model again).
+ * The files of a bundle folder: moa-lens.json, model.json, the weight shards, each file but moa-lens.json
+ * with the sha256 moa-lens.json records (a cache keyed by it fetches a changed model again), and the
+ * signature when the bundle has one.
  */
-export function bundleFiles(folder: URL, metadata: Pick<BundleMetadata, 'files'>): OfflineFile[] {
+export function bundleFiles(folder: URL, metadata: Pick<BundleMetadata, 'files'>, signed = false): OfflineFile[] {
   const names = Object.keys(metadata.files).sort((a, b) => (a === MODEL_FILE ? -1 : b === MODEL_FILE ? 1 : a.localeCompare(b)));
-  return [{ url: new URL(METADATA_FILE, folder).href }, ...names.map((name) => ({ url: new URL(encodeURIComponent(name), folder).href, sha256: metadata.files[name] }))];
+  const url = (name: string) => new URL(encodeURIComponent(name), folder).href;
+  return [{ url: url(METADATA_FILE) }, ...names.map((name) => ({ url: url(name), sha256: metadata.files[name].sha256 })), ...(signed ? [{ url: url(SIGNATURE_FILE) }] : [])];
 }
 
-/** The files of a served bundle, read from its moa-lens.json; none for dropped files (they are not on the network). */
-export async function servedBundleFiles(source: BundleSource, baseUrl: string): Promise<OfflineFile[]> {
+/**
+ * The files of a served bundle, read from its moa-lens.json (names checked as the loader checks them), with
+ * its signature file when it is not a shipped bundle and has one; none for dropped files (they are not on the network).
+ */
+export async function servedBundleFiles(source: BundleSource, baseUrl: string, trust: TrustRoots): Promise<OfflineFile[]> {
   if (Array.isArray(source)) return [];
-  const { folder } = await bundleFolder(source, baseUrl);
-  const metadata = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL(METADATA_FILE, folder)))) as Pick<BundleMetadata, 'files'>;
-  return bundleFiles(folder, metadata);
+  const { folder, label } = await bundleFolder(source, baseUrl);
+  const open = openInFolderUrl(folder);
+  const bytes = await (await open(METADATA_FILE)).read(MAX_METADATA_BYTES);
+  const metadata = parseBundleMetadata(bytes, label);
+  const shipped = Object.values(trust.shipped).includes(await sha256Hex(bytes));
+  const signed = !shipped && (await open(SIGNATURE_FILE).then((f) => (f.discard?.(), true), () => false));
+  return bundleFiles(folder, metadata, signed);
 }

@@ -78,6 +78,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     backend: options.backend ?? 'auto',
     threads: options.threads,
     baseUrl: options.baseUrl ?? new URL(import.meta.env.BASE_URL, location.href).href,
+    trustedKeys: options.trustedKeys,
   })) as Extract<FromWorker, { type: 'ready' }>;
   const backendInfo: BackendInfo = ready.info;
 

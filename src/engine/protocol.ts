@@ -1,8 +1,8 @@
 // Messages between the engine's main-thread handle and its worker.
-import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile } from './types.ts';
+import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile, TrustedKey } from './types.ts';
 
 export type ToWorker =
-  | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string }
+  | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string; trustedKeys?: TrustedKey[] }
   | { type: 'loadBundle'; id: number; source: BundleSource }
   | { type: 'classifyStart'; id: number; total: number }
   | { type: 'field'; id: number; index: number; field: FieldInput }

@@ -1,11 +1,12 @@
 // Public types of the inference engine: what the app passes in and what comes back.
-import type { BundleMetadata } from '../core/bundle.ts';
+import type { BundleMetadata } from '../core/bundle-format.ts';
+import type { BundleTrust, TrustedKey } from '../core/bundle-trust.ts';
 import type { DisplayPlane } from '../core/display.ts';
 import type { FieldStage } from '../core/errors.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane, PreprocessSpec } from '../core/preprocess.ts';
 
-export type { DisplayPlane, FieldStage };
+export type { BundleTrust, DisplayPlane, FieldStage, TrustedKey };
 
 /** Which TF.js backend to use. 'auto': WebGPU when an adapter exists, else WASM; 'cpu' only when asked. */
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
@@ -21,6 +22,8 @@ export interface EngineOptions {
   workerUrl?: string | URL;
   /** Base URL the 'default' bundle (models/index.json) and bundle URLs resolve against. Default: the app's base (Vite BASE_URL). */
   baseUrl?: string;
+  /** Signing keys trusted besides the build's own (models/trusted-keys.json), e.g. a deployment's or a test's. */
+  trustedKeys?: TrustedKey[];
 }
 
 /** The WASM binary that actually runs. */
@@ -61,6 +64,8 @@ export interface LoadedBundle {
   name: string;
   /** sha256 of moa-lens.json: names the exact model (for exports). */
   hash: string;
+  /** Shipped (pinned in models/index.json), signed by a trusted key, or unverified: the app runs an unverified bundle only when the user says so. */
+  trust: BundleTrust;
   classes: string[];
   /** Model input in model pixels. */
   input: { height: number; width: number; channels: number };
@@ -228,7 +233,7 @@ export interface EngineMemory {
 
 export interface Engine {
   readonly backendInfo: BackendInfo;
-  /** Reads, verifies (sha256, version, shapes) and builds a bundle; rejects with a BundleError message. */
+  /** Reads, verifies (names, sizes, sha256, version, metadata, shapes) and builds a bundle, with its trust; rejects with a BundleError message. */
   loadBundle(source: BundleSource): Promise<LoadedBundle>;
   /** Classifies fields with the loaded bundle, one at a time in the worker (memory does not grow with their number). */
   classify(fields: FieldInput[], options?: ClassifyOptions): Promise<FieldResult[]>;

@@ -2,8 +2,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { bundleIOHandler } from '../core/bundle.ts';
+import { parseTrustRoots, type TrustRoots } from '../core/bundle-trust.ts';
 import { CHANNELS } from '../core/labels.ts';
 import { layersPredictBatch } from '../core/layers-predict.ts';
+import { BUILD_TRUST_ROOTS } from '../core/trust-roots.ts';
 import { initBackend } from './backend.ts';
 import { batchSizeFor, largestActivationBytes, WASM_LIMITS, webgpuLimits } from './batching.ts';
 import { readBundle, servedBundleFiles } from './bundle-source.ts';
@@ -17,6 +19,8 @@ const scope = self as unknown as DedicatedWorkerGlobalScope;
 
 let info: BackendInfo | undefined;
 let baseUrl = '';
+/** The build's trust roots, plus any keys the page added at createEngine. */
+let trust: TrustRoots = BUILD_TRUST_ROOTS;
 let current: (PipelineModel & { model: tfl.LayersModel }) | undefined;
 
 interface Job {
@@ -41,7 +45,7 @@ function wire(e: unknown): WireError {
 async function loadModel(source: Parameters<typeof readBundle>[0]): Promise<LoadedBundle> {
   if (!info) throw Object.assign(new Error('The engine is not initialised.'), { name: 'EngineError' });
   const t0 = performance.now();
-  const bundle = await readBundle(source, baseUrl);
+  const bundle = await readBundle(source, baseUrl, trust);
   const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
   const perTile = largestActivationBytes(model);
   const limits = info.name === 'webgpu' ? webgpuLimits(info.maxBindingBytes ?? 128 * 1024 * 1024) : WASM_LIMITS;
@@ -56,6 +60,7 @@ async function loadModel(source: Parameters<typeof readBundle>[0]): Promise<Load
   return {
     name: m.name,
     hash: bundle.hash,
+    trust: bundle.trust,
     classes: m.classes,
     input: m.input,
     preprocessing: m.preprocessing,
@@ -89,7 +94,7 @@ async function runJob(j: Job): Promise<void> {
 /** The WASM binaries (as this worker resolves them) and the files of a served bundle. */
 async function offlineFiles(source: BundleSource): Promise<OfflineFile[]> {
   const wasm = [...Object.values(WASM_FILE_URLS), WASM_THREAD_SCRIPT_URL].map((url) => ({ url: new URL(url, scope.location.href).href }));
-  return [...wasm, ...(await servedBundleFiles(source, baseUrl))];
+  return [...wasm, ...(await servedBundleFiles(source, baseUrl, trust))];
 }
 
 function memory(): EngineMemory {
@@ -118,6 +123,7 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'init':
       baseUrl = msg.baseUrl;
       serial(async () => {
+        trust = { ...BUILD_TRUST_ROOTS, keys: [...BUILD_TRUST_ROOTS.keys, ...parseTrustRoots({}, { keys: msg.trustedKeys ?? [] }).keys] };
         info = await initBackend(msg.backend, msg.threads);
         return info;
       }).then(

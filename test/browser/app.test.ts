@@ -6,7 +6,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateTreatments, argmax, score } from '../../src/core/aggregate.ts';
-import { loadBundle } from '../../src/core/bundle.ts';
+import { bundleInMemory, loadBundle } from '../../src/core/bundle.ts';
+import { NO_TRUST } from '../../src/core/bundle-trust.ts';
 import { CHANNELS } from '../../src/core/labels.ts';
 import { parseImageTable, parseMoaTable, moaLookup, treatmentKey } from '../../src/core/metadata.ts';
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
@@ -70,7 +71,7 @@ beforeAll(async () => {
   for (const w of ['w1', 'w2', 'w4']) await copyFile(path.join(REPO_ROOT, 'test/fixtures/tiff/gray_u16_zstd.tif'), path.join(zstd, `B02_s1_${w}_zstd.tif`));
 
   // Node reference over the same files and bundle: per-field argmax, treatments, accuracy.
-  const verified = await loadBundle(async (name) => bundleFiles.get(name)!, 'tiny');
+  const verified = await loadBundle(bundleInMemory(bundleFiles), { label: 'tiny', trust: NO_TRUST });
   classes = verified.metadata.classes;
   const ref = await loadReference(verified);
   const predicted = new Map<string, string>();
@@ -101,9 +102,16 @@ afterAll(async () => {
 
 const appUrl = (base: string) => `${base}?bundle=/__app/bundle/&backend=wasm`;
 
-async function openApp(page: Page, base = server.url): Promise<void> {
+/** Opens the app on the test bundle (unverified: neither shipped nor signed) and, unless told not to, accepts it to run. */
+async function openApp(page: Page, base = server.url, accept = true): Promise<void> {
   await page.goto(appUrl(base));
   await page.waitForSelector('main[data-engine="ready"]', { timeout: 60_000 });
+  if (accept) await acceptUnverified(page);
+}
+
+async function acceptUnverified(page: Page): Promise<void> {
+  await page.click('[data-testid="accept-unverified"]');
+  await page.waitForSelector('[data-testid="unverified-banner"][data-confirmed="yes"]');
 }
 
 async function classify(page: Page): Promise<void> {
@@ -126,10 +134,16 @@ async function tableRows(page: Page) {
 describe('MoA Lens app in Chromium', () => {
   it('classifies a dropped plate folder with its metadata CSVs exactly as Node does, lists bad files, and finishes the batch', async () => {
     const page = await browser.newPage();
-    await openApp(page);
+    await openApp(page, server.url, false);
     await expect(page.textContent('[data-testid="untrained-banner"]')).resolves.toMatch(/Untrained model/);
     await page.setInputFiles('[data-testid="folder-input"]', path.join(tmp.dir, 'plate'));
     await page.waitForSelector('[data-testid="review"]');
+    // The test bundle is unverified: the header says so and nothing runs until the user accepts it.
+    expect(await page.getAttribute('[data-testid="model-trust"]', 'data-status')).toBe('unverified');
+    expect(await page.textContent('[data-testid="unverified-banner"]')).toContain('not shipped with this build and not signed (no moa-lens.sig.json)');
+    expect(await page.isDisabled('[data-testid="run"]')).toBe(true);
+    await acceptUnverified(page);
+    expect(await page.isDisabled('[data-testid="run"]')).toBe(false);
     const unused = await page.textContent('[data-testid="unused"]');
     expect(unused).toContain('notes.txt');
     expect(await page.textContent('[data-testid="incomplete"]')).toContain(missingName.value);
@@ -234,6 +248,7 @@ describe('MoA Lens app in Chromium', () => {
       expect(Object.fromEntries(Object.keys(expectedHeaders('site')).map((n) => [n, pageHeaders[n.toLowerCase()] ?? null])), 'the page, offline').toEqual(expectedHeaders('site'));
       expect(await pageHeadersOf(page, engine!.url()), "the engine's worker script, offline").toEqual(expectedHeaders('site'));
       expectLockedDown(await runProbe(engine!, probe), "the engine's worker, offline", { fetch: false });
+      await acceptUnverified(page);
       const files = (await walk(path.join(tmp.dir, 'plate'))).filter((f) => f.endsWith('.tif')).slice(3, 15);
       await page.setInputFiles('[data-testid="file-input"]', files.map((f) => path.join(tmp.dir, 'plate', f)));
       await classify(page);

@@ -1,11 +1,14 @@
 // Engine in Chromium: parity with a Node reference (WASM threads), WebGPU = WASM, cancel, bad files, tampered bundle, flat memory.
-import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBundle } from '../../src/core/bundle.ts';
 import { argmax } from '../../src/core/aggregate.ts';
+import { METADATA_FILE } from '../../src/core/bundle-format.ts';
+import { signingKeyFromPem, type SigningKey } from '../../src/core/bundle-trust.ts';
+import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { displayPlanes } from '../../src/core/display.ts';
 import { decodeTiff } from '../../src/core/tiff/index.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
@@ -17,12 +20,16 @@ import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/serv
 import type { Page } from 'playwright-core';
 
 const MOUNT = '/__engine-test/';
+/** The same folder, but a file missing there is answered by the dev server's SPA fallback (index.html, HTTP 200). */
+const SPA_MOUNT = '/__engine-spa/';
+const SHARD = 'group1-shard1of1.bin';
 const ZSTD_TIFF = path.join(REPO_ROOT, 'test/fixtures/tiff/gray_u16_zstd.tif');
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let server: TestServer;
 let browser: TestBrowser;
 let page: Page;
 let fields: FieldFiles[];
+let releaseKey: SigningKey;
 
 const fieldUrls = (list: FieldFiles[], folder = 'fields'): FieldUrls[] =>
   list.map((f) => ({ id: f.id, urls: f.names.map((n) => `${MOUNT}${folder}/${n}`) }));
@@ -40,6 +47,18 @@ beforeAll(async () => {
   const bytes = await readFile(shard);
   bytes[100] ^= 0xff;
   await writeFile(shard, bytes);
+  // Missing and short shards; bundles signed at export by a trusted key, by another key, and changed after signing.
+  await cp(path.join(tmp.dir, 'bundle'), path.join(tmp.dir, 'noshard'), { recursive: true });
+  await rm(path.join(tmp.dir, 'noshard', SHARD));
+  await cp(path.join(tmp.dir, 'bundle'), path.join(tmp.dir, 'short'), { recursive: true });
+  await writeFile(path.join(tmp.dir, 'short', SHARD), (await readFile(path.join(tmp.dir, 'bundle', SHARD))).subarray(0, 100));
+  const newKey = () => signingKeyFromPem(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  releaseKey = await newKey();
+  await writeFilesTo(path.join(tmp.dir, 'signed'), await tinyBundleFiles({ height: 64, width: 64, seed: 4, widthMultiplier: 0.125, signer: releaseKey }));
+  await writeFilesTo(path.join(tmp.dir, 'other-key'), await tinyBundleFiles({ height: 64, width: 64, seed: 4, widthMultiplier: 0.125, signer: await newKey() }));
+  await cp(path.join(tmp.dir, 'signed'), path.join(tmp.dir, 'signed-changed'), { recursive: true });
+  const changed = path.join(tmp.dir, 'signed-changed', METADATA_FILE);
+  await writeFile(changed, (await readFile(changed, 'utf8')).replace('"binning": 1', '"binning": 2'));
   // A field of Zstandard TIFFs (a codec geotiff loads on demand), 40x24.
   await mkdir(path.join(tmp.dir, 'zstd'));
   for (const w of ['w1', 'w2', 'w4']) await copyFile(ZSTD_TIFF, path.join(tmp.dir, 'zstd', `Z01_s1_${w}.tif`));
@@ -49,7 +68,7 @@ beforeAll(async () => {
   await writeFilesTo(path.join(tmp.dir, 'bundle64'), await tinyBundleFiles({ height: 64, width: 64, binning: 1, seed: 3, widthMultiplier: 0.125 }));
   await writeFieldTiffs(path.join(tmp.dir, 'small'), 20, 64, 64, 100);
 
-  server = await startServer({ mode: 'dev', mounts: { [MOUNT]: tmp.dir } });
+  server = await startServer({ mode: 'dev', mounts: { [MOUNT]: tmp.dir }, spaMounts: { [SPA_MOUNT]: tmp.dir } });
   browser = await launchBrowser({ webgpu: true, memoryInstrumentation: true });
   page = await browser.newPage();
   await openProbe(page, server.url);
@@ -78,7 +97,7 @@ describe('engine in Chromium', () => {
     expect(results).toHaveLength(fields.length);
     expect(progress.at(-1)).toMatchObject({ done: fields.length, total: fields.length, etaSeconds: 0 });
 
-    const ref = await loadReference(await loadBundle(async (n) => new Uint8Array(await readFile(path.join(tmp.dir, 'bundle', n)))));
+    const ref = await loadReference(await readBundleDir(path.join(tmp.dir, 'bundle')));
     let worst = 0;
     for (const [i, f] of fields.entries()) {
       const tiffs = await Promise.all(f.names.map((n) => readFile(path.join(tmp.dir, 'fields', n))));
@@ -120,6 +139,26 @@ describe('engine in Chromium', () => {
     await expect(loadPageBundle(page, { fileUrls: names.map((n) => `${MOUNT}tampered/${n}`) })).rejects.toThrow(/damaged or was modified/);
     const ok = await loadPageBundle(page, { fileUrls: names.map((n) => `${MOUNT}bundle/${n}`) });
     expect(ok.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('names a missing shard whether the server says 404 or answers with its SPA fallback page, and a short one', async () => {
+    await expect(loadPageBundle(page, { url: `${MOUNT}noshard/` })).rejects.toThrow(`bundle at ${MOUNT}noshard/: ${SHARD} is missing: the server answered HTTP 404 for ${MOUNT}noshard/${SHARD}.`);
+    await expect(loadPageBundle(page, { url: `${SPA_MOUNT}noshard/` })).rejects.toThrow(
+      `bundle at ${SPA_MOUNT}noshard/: ${SHARD} is missing: the server answered ${SPA_MOUNT}noshard/${SHARD} with an HTML page (its fallback for a file it does not have), not the file.`,
+    );
+    await expect(loadPageBundle(page, { url: `${MOUNT}short/` })).rejects.toThrow(new RegExp(`${SHARD} is missing or not the bundle's file: it has 100 bytes where moa-lens.json records \\d+`));
+    await expect(loadPageBundle(page, { fileUrls: ['moa-lens.json', 'model.json'].map((n) => `${MOUNT}noshard/${n}`) })).rejects.toThrow(`${SHARD} is missing: not among the dropped files.`);
+  });
+
+  it('verifies Ed25519 signatures in Chromium: a trusted key signs, another key or a changed moa-lens.json is unverified; the default is shipped', async () => {
+    await createPageEngine(page, 'wasm', undefined, [{ id: 'test-release', publicKey: releaseKey.publicKey }]);
+    expect((await loadPageBundle(page, { url: `${MOUNT}signed/` })).trust).toMatchObject({ status: 'signed', detail: expect.stringContaining('signed by "test-release"') });
+    expect((await loadPageBundle(page, { url: `${MOUNT}other-key/` })).trust).toMatchObject({ status: 'unverified', detail: expect.stringContaining('which this build does not trust') });
+    const changed = await loadPageBundle(page, { url: `${MOUNT}signed-changed/` });
+    expect(changed.preprocessing.binning).toBe(2);
+    expect(changed.trust).toEqual({ status: 'unverified', detail: 'its signature by "test-release" does not match moa-lens.json: the bundle was changed after it was signed' });
+    expect((await loadPageBundle(page, { url: `${MOUNT}bundle/` })).trust.status).toBe('unverified');
+    expect((await loadPageBundle(page, 'default')).trust).toMatchObject({ status: 'shipped' });
   });
 
   it('reports a bad file per field and completes the rest; cancel stops early and the engine stays usable', async () => {

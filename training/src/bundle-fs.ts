@@ -1,8 +1,10 @@
 // Node glue for model bundles: write bundle files to a folder, read a folder back for the core loader.
-import { readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants, readdirSync, statSync } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadBundle, METADATA_FILE, type VerifiedBundle } from '../../src/core/bundle.ts';
+import { loadBundle, METADATA_FILE, MissingBundleFile, type OpenBundleFile, type VerifiedBundle } from '../../src/core/bundle.ts';
+import type { TrustRoots } from '../../src/core/bundle-trust.ts';
+import { BUILD_TRUST_ROOTS } from '../../src/core/trust-roots.ts';
 import { ConfigError } from './util/cli.ts';
 
 /**
@@ -34,6 +36,31 @@ export async function writeBundleDir(dir: string, files: Map<string, Uint8Array>
   await rename(tmp, dir);
 }
 
-export function readBundleDir(dir: string): Promise<VerifiedBundle> {
-  return loadBundle(async (name) => new Uint8Array(await readFile(path.join(dir, name))), dir);
+/** Reads and verifies a bundle folder; trust: what counts as shipped or signed (default: this build's). */
+export function readBundleDir(dir: string, trust: TrustRoots = BUILD_TRUST_ROOTS): Promise<VerifiedBundle> {
+  return loadBundle(openInFolder(dir), { label: dir, trust });
+}
+
+/** Files of a bundle folder for the core loader (which checks names and sizes first): regular files only, never followed through a link, read with a bound. */
+function openInFolder(dir: string): OpenBundleFile {
+  return async (name) => {
+    const file = path.join(dir, name);
+    const stats = await lstat(file).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT' ? new MissingBundleFile(`no such file in ${dir}`) : e;
+    });
+    if (!stats.isFile()) throw new Error(`${file} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; a bundle's files are regular files inside its folder`);
+    return { size: stats.size, read: (max) => readAtMost(file, Math.min(stats.size, max) + 1) };
+  };
+}
+
+async function readAtMost(file: string, limit: number): Promise<Uint8Array> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buffer = new Uint8Array(limit);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < limit; n += got) got = (await handle.read(buffer, n, limit - n, n)).bytesRead;
+    return buffer.subarray(0, n);
+  } finally {
+    await handle.close();
+  }
 }

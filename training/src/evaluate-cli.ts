@@ -1,7 +1,7 @@
 // `npm run evaluate`: score a model bundle on a BBBC021-layout root, per field and per treatment, as the app predicts.
 import { writeFile } from 'node:fs/promises';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { bundleIOHandler } from '../../src/core/bundle.ts';
+import { BundleError, bundleIOHandler } from '../../src/core/bundle.ts';
 import { readBundleDir } from './bundle-fs.ts';
 import { selectBackend } from './backend/select.ts';
 import { evaluate } from './eval/evaluate.ts';
@@ -15,7 +15,10 @@ const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [-
   --fields all       every labelled field under --data (default; e.g. a plate the model never saw)
   --fields held-out  only the held-out fold the bundle was trained without (its recorded split, folds, fold, seed)
   --report <base>    also write <base>.json (every field and treatment) and <base>.html (confusion matrices)
-  --backend auto|native|wasm|webgpu|cpu   (default auto: tfjs-node, else native, else wasm)`;
+  --backend auto|native|wasm|webgpu|cpu   (default auto: tfjs-node, else native, else wasm)
+  --allow-unverified run a bundle that is neither shipped (pinned in models/index.json) nor signed by a key in
+                     models/trusted-keys.json; without it such a bundle is refused`;
+const ALLOW_UNVERIFIED = '--allow-unverified';
 
 function parseArgs(argv: string[]) {
   const out = { bundle: '', data: '', fields: 'all', report: '', backend: 'auto' };
@@ -36,12 +39,15 @@ if (argv.includes('--help')) {
   process.exit(0);
 }
 try {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv.filter((a) => a !== ALLOW_UNVERIFIED));
   await selectBackend({ requested: args.backend as TrainConfig['backend'], log: console.log });
   const bundle = await readBundleDir(args.bundle).catch((e: unknown) => {
     throw new ModelFileError(`--bundle ${args.bundle}: ${(e as Error).message}`, { cause: e });
   });
   const meta = bundle.metadata;
+  console.log(`bundle: ${bundle.trust.status.toUpperCase()}: ${bundle.trust.detail}`);
+  if (bundle.trust.status === 'unverified' && !argv.includes(ALLOW_UNVERIFIED))
+    throw new BundleError(`refusing to evaluate ${args.bundle}: it is unverified (${bundle.trust.detail}), so its classes and preprocessing may not be what it was trained with. Pass ${ALLOW_UNVERIFIED} to run it anyway.`);
   const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
   console.log(`model: ${meta.name} (${bundle.hash.slice(0, 12)}), input ${meta.input.height}x${meta.input.width}, binning ${meta.preprocessing.binning}${meta.provenance.trained ? '' : ', UNTRAINED placeholder'}`);
   const recipe = (meta.provenance.recipe ?? {}) as Partial<TrainConfig>;

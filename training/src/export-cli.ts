@@ -1,6 +1,7 @@
 // `npm run export`: a training checkpoint -> evaluated, quantised browser bundle (for a run that stopped before its end).
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
+import { signingKeyFromPem } from '../../src/core/bundle-trust.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { buildMcnn } from '../../src/core/mcnn.ts';
 import { selectBackend } from './backend/select.ts';
@@ -13,9 +14,11 @@ import { parameterLayout, writeFlat } from './train/optimizer.ts';
 import { checkOutFolder } from './train/paths.ts';
 import { EXIT, exitCodesHelp, fail, ModelFileError, startCli } from './util/cli.ts';
 
-const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8] [--data <root>] [--name N] [--backend B]
+const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8] [--data <root>] [--name N] [--backend B] [--sign-key <private key file>]
 Rebuilds the model from the checkpoint's own settings, evaluates it on the same held-out fold and writes the bundle
-(default --out: the run's own). A folder means its newest valid checkpoint.`;
+(default --out: the run's own). A folder means its newest valid checkpoint.
+--sign-key signs the bundle (moa-lens.sig.json) with an Ed25519 private key in PKCS #8 PEM (npm run keygen); the app
+and npm run evaluate trust it when the public key is in models/trusted-keys.json.`;
 const OVERRIDABLE: (keyof TrainConfig)[] = ['out', 'quantize', 'data', 'name', 'backend', 'threads', 'cacheDir'];
 
 const { argv } = startCli('export');
@@ -27,7 +30,16 @@ try {
   const at = argv.indexOf('--checkpoint');
   if (at < 0 || !argv[at + 1]) throw new ConfigError(`--checkpoint is required.\n${USAGE}`);
   const source = argv[at + 1];
-  const rest = [...argv.slice(0, at), ...argv.slice(at + 2)];
+  let rest = [...argv.slice(0, at), ...argv.slice(at + 2)];
+  const keyAt = rest.indexOf('--sign-key');
+  const keyFile = keyAt >= 0 ? rest[keyAt + 1] : undefined;
+  if (keyAt >= 0 && !keyFile) throw new ConfigError('--sign-key needs a private key file.');
+  if (keyAt >= 0) rest = [...rest.slice(0, keyAt), ...rest.slice(keyAt + 2)];
+  const signer = keyFile
+    ? await readFile(keyFile, 'utf8').then(signingKeyFromPem).catch((e: Error) => {
+        throw new ConfigError(`--sign-key ${keyFile}: ${e.message}`);
+      })
+    : undefined;
   const given = parseTrainArgs(rest);
   const changed = (Object.keys(given) as (keyof TrainConfig)[]).filter((k) => given[k] !== DEFAULTS[k]);
   const refused = changed.filter((k) => !OVERRIDABLE.includes(k));
@@ -56,6 +68,7 @@ try {
     seconds: 0,
     worldSize: 1,
     command: `npm run export -- ${argv.join(' ')}`,
+    signer,
     log: console.log,
   });
 } catch (e) {

@@ -5,6 +5,7 @@ import { createEngine, type BackendChoice, type BackendInfo, type BundleSource, 
 import { fetchDemoPlate } from './demo.ts';
 import { sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
 import { planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
+import { UnverifiedConsent } from './model-trust.ts';
 import { precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
 import { platesFromFields } from './plate-layout.ts';
 import { ProgressTracker, type ProgressView } from './progress.ts';
@@ -47,6 +48,8 @@ export class Session {
   engineStatus = $state<'starting' | 'loading-model' | 'ready' | 'error'>('starting');
   engineError = $state<string | null>(null);
   offline = $state<OfflineState>({ status: 'starting', done: 0, total: 0, bytes: 0 });
+  /** Unverified bundles the user chose to run (by hash); an unverified bundle runs only once it is here. */
+  consent = $state.raw(new UnverifiedConsent());
   demo = $state<DemoState>({ status: 'idle', done: 0, total: 0, bytes: 0 });
 
   images = $state.raw<DroppedFile[]>([]);
@@ -71,6 +74,10 @@ export class Session {
   scores = $derived(runScores(this.rows, this.treatments, this.classes.length));
   plates = $derived(platesFromFields(this.rows));
   counts = $derived(runCounts(this.rows));
+  /** The loaded model is unverified and the user has not yet chosen to run it. */
+  needsTrustConfirmation = $derived(this.consent.needsConfirmation(this.bundle));
+  /** The engine is ready and its model may run. */
+  canRun = $derived(this.engineStatus === 'ready' && this.consent.mayRun(this.bundle));
   selected = $derived(this.selectedId === null ? null : (this.rows.find((r) => r.id === this.selectedId) ?? null));
 
   private engine: Engine | null = null;
@@ -138,6 +145,11 @@ export class Session {
     }
   }
 
+  /** The user's explicit choice to run the loaded unverified model (this exact bundle only). */
+  acceptUnverified(): void {
+    if (this.bundle) this.consent = this.consent.accept(this.bundle);
+  }
+
   /** Switches the backend (the engine restarts and reloads the model). */
   async setBackend(choice: BackendChoice): Promise<void> {
     if (this.phase === 'running') return;
@@ -177,7 +189,7 @@ export class Session {
       this.demo = { status: 'error', done: 0, total: 0, bytes: 0, message: (err as Error).message };
       return;
     }
-    if (this.engineStatus === 'ready' && this.plan.fields.some((f) => f.input)) await this.run();
+    if (this.canRun && this.plan.fields.some((f) => f.input)) await this.run();
   }
 
   setChannel(row: MappingRow, channel: ChannelName | null): void {
@@ -192,7 +204,7 @@ export class Session {
 
   /** Classifies every complete field of the plan; incomplete ones are listed with their problems straight away. */
   async run(): Promise<void> {
-    if (!this.engine || !this.bundle || this.phase === 'running') return;
+    if (!this.engine || !this.bundle || !this.consent.mayRun(this.bundle) || this.phase === 'running') return;
     const plan = this.plan;
     this.inputs = new Map(plan.fields.filter((f) => f.input).map((f) => [f.info.id, f.input!]));
     const rows = plan.fields.map((f) =>

@@ -1,6 +1,6 @@
 // Drives the engine inside a page (via the probe page's window.moaLens) and returns plain JSON to Node.
 import type { Page } from 'playwright-core';
-import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, LoadedBundle } from '../../../src/engine/types.ts';
+import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, LoadedBundle, TrustedKey } from '../../../src/engine/types.ts';
 
 export const PROBE_PAGE = 'test/browser/harness/engine-probe.html';
 
@@ -29,16 +29,16 @@ export async function openProbe(page: Page, baseUrl: string): Promise<void> {
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', undefined, { timeout: 60_000 });
 }
 
-/** Creates (replacing any previous) the page's engine; returns its backend report. */
-export function createPageEngine(page: Page, backend: BackendChoice, threads?: number): Promise<BackendInfo> {
+/** Creates (replacing any previous) the page's engine, trusting `trustedKeys` besides the build's keys; returns its backend report. */
+export function createPageEngine(page: Page, backend: BackendChoice, threads?: number, trustedKeys?: TrustedKey[]): Promise<BackendInfo> {
   return page.evaluate(
-    async ({ backend, threads }) => {
+    async ({ backend, threads, trustedKeys }) => {
       const w = window as unknown as { engine?: { dispose(): void; backendInfo: unknown } };
       w.engine?.dispose();
-      w.engine = await window.moaLens.createEngine({ backend, threads });
+      w.engine = await window.moaLens.createEngine({ backend, threads, trustedKeys });
       return w.engine.backendInfo as BackendInfo;
     },
-    { backend, threads },
+    { backend, threads, trustedKeys },
   );
 }
 

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeBundleFiles } from '../../../src/core/bundle.ts';
+import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import { CHANNELS, MOA_CLASSES } from '../../../src/core/labels.ts';
 import { buildMcnn } from '../../../src/core/mcnn.ts';
 import type { PreprocessSpec } from '../../../src/core/preprocess.ts';
@@ -109,11 +110,13 @@ export interface TinyBundleOptions {
   seed?: number;
   name?: string;
   minOverlap?: number;
+  /** Signs the bundle (moa-lens.sig.json) as the export does. */
+  signer?: SigningKey;
 }
 
 /** Builds a small seeded M-CNN and returns the bundle files (needs a TF.js backend set). */
 export async function tinyBundleFiles(options: TinyBundleOptions): Promise<Map<string, Uint8Array>> {
-  const { height, width, widthMultiplier = 0.25, binning = 1, seed = 7, name = 'tiny-test', minOverlap = 0 } = options;
+  const { height, width, widthMultiplier = 0.25, binning = 1, seed = 7, name = 'tiny-test', minOverlap = 0, signer } = options;
   const model = buildMcnn({ height, width, widthMultiplier, classes: MOA_CLASSES.length, seed });
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save({
@@ -135,7 +138,7 @@ export async function tinyBundleFiles(options: TinyBundleOptions): Promise<Map<s
     architecture: { name: 'M-CNN', widthMultiplier, parameters },
     weights: { dtype: 'float32', bytes: parameters * 4 },
     provenance: { trained: false, summary: 'test bundle: random seeded weights' },
-  });
+  }, signer);
 }
 
 export async function writeFilesTo(dir: string, files: Map<string, Uint8Array>): Promise<void> {

@@ -20,6 +20,8 @@ export interface ServerOptions {
   mode: 'dev' | 'preview';
   /** URL prefix (like '/__test/') -> folder on disk, served with the isolation headers. */
   mounts?: Record<string, string>;
+  /** Like mounts, but a file missing there is left to the server, whose SPA fallback answers it with index.html (HTTP 200). */
+  spaMounts?: Record<string, string>;
   /** Extra HTML entries for the build (paths relative to the repo root), e.g. the engine probe page. */
   extraPages?: string[];
   /** Keep the site's own service worker out (tests that check header-based isolation). */
@@ -35,11 +37,14 @@ const MIME: Record<string, string> = {
   '.js': 'text/javascript',
 };
 
-/** A plugin serving folders under URL prefixes in dev and preview, with COOP/COEP/CORP headers. */
-export function mountPlugin(mounts: Record<string, string>): Plugin {
+/**
+ * A plugin serving folders under URL prefixes in dev and preview, with COOP/COEP/CORP headers; a missing file is a 404,
+ * or under spaMounts whatever the server answers (Vite's SPA fallback: index.html).
+ */
+export function mountPlugin(mounts: Record<string, string>, spaMounts: Record<string, string> = {}): Plugin {
   const middleware = (req: { url?: string }, res: import('node:http').ServerResponse, next: () => void) => {
     const url = decodeURIComponent((req.url ?? '').split('?')[0]);
-    for (const [prefix, dir] of Object.entries(mounts)) {
+    for (const [prefix, dir] of [...Object.entries(mounts), ...Object.entries(spaMounts)]) {
       if (!url.startsWith(prefix)) continue;
       const file = path.join(dir, url.slice(prefix.length));
       if (!file.startsWith(dir)) break;
@@ -47,6 +52,7 @@ export function mountPlugin(mounts: Record<string, string>): Plugin {
         if (!statSync(file).isFile()) break;
       } catch {
         res.statusCode = 404;
+        if (prefix in spaMounts) break;
         res.end('not found');
         return;
       }
@@ -108,7 +114,7 @@ export function buildSite(extraPages: string[] = [], outDir?: string): Promise<s
 }
 
 export async function startServer(options: ServerOptions): Promise<TestServer> {
-  const plugins = [mountPlugin(options.mounts ?? {})];
+  const plugins = [mountPlugin(options.mounts ?? {}, options.spaMounts)];
   if (options.mode === 'dev') {
     const server = await createServer({
       root: REPO_ROOT,

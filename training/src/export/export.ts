@@ -1,7 +1,8 @@
 // Export: the browser bundle (quantised weights, preprocessing, provenance, metrics) written into models/<name>/.
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { writeBundleFiles, type BundleMetadata } from '../../../src/core/bundle.ts';
+import { METADATA_FILE, sha256Hex, writeBundleFiles, type BundleMetadataInput } from '../../../src/core/bundle.ts';
+import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import { writeBundleDir } from '../bundle-fs.ts';
 import { quantizeArtifacts, type WeightDtype } from './quantize.ts';
 
@@ -20,8 +21,9 @@ export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype):
   return { dtype, artifacts, model: await tfl.loadLayersModel({ load: async () => artifacts }), bytes: (artifacts.weightData as ArrayBuffer).byteLength };
 }
 
-/** Writes the bundle folder atomically (temp folder + rename). */
-export async function exportBundle(q: QuantizedModel, dir: string, metadata: Omit<BundleMetadata, 'files' | 'format' | 'version' | 'weights'>): Promise<void> {
-  const files = await writeBundleFiles(q.artifacts, { ...metadata, weights: { dtype: q.dtype, bytes: q.bytes } });
+/** Writes the bundle folder atomically (temp folder + rename), signed when given a key; returns the sha256 of its moa-lens.json. */
+export async function exportBundle(q: QuantizedModel, dir: string, metadata: Omit<BundleMetadataInput, 'weights'>, signer?: SigningKey): Promise<string> {
+  const files = await writeBundleFiles(q.artifacts, { ...metadata, weights: { dtype: q.dtype, bytes: q.bytes } }, signer);
   await writeBundleDir(dir, files);
+  return sha256Hex(files.get(METADATA_FILE)!);
 }

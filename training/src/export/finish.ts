@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import type { FieldModel } from '../../../src/core/field-pipeline.ts';
 import { MOA_CLASSES } from '../../../src/core/labels.ts';
 import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
@@ -36,6 +37,8 @@ export interface FinishInput {
   worldSize: number;
   /** The command line that reproduces these weights. */
   command: string;
+  /** Signs the bundle (moa-lens.sig.json) when given. */
+  signer?: SigningKey;
   log: (line: string) => void;
 }
 
@@ -72,14 +75,14 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     metrics,
     heldOutConfusion: { field: evaluation.fieldScores.confusion, treatment: evaluation.treatmentScores.confusion },
   };
-  await exportBundle(q, config.out, {
+  const hash = await exportBundle(q, config.out, {
     name: config.name,
     createdAt: new Date().toISOString(),
     classes: [...MOA_CLASSES],
     ...fieldModel,
     architecture: { name: 'M-CNN', widthMultiplier: config.widthMultiplier, parameters: model.countParams() },
     provenance,
-  });
+  }, f.signer);
   // The confusion matrices as pictures beside the bundle's files, for its model card (not part of the verified bundle).
   await writeFile(path.join(config.out, 'confusion-fields.svg'), confusionSvg(evaluation.fieldScores, MOA_CLASSES, `held-out fields (${data.split.name})`));
   await writeFile(path.join(config.out, 'confusion-treatments.svg'), confusionSvg(evaluation.treatmentScores, MOA_CLASSES, `held-out treatments (${data.split.name})`));
@@ -89,7 +92,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     `${reportBase}.html`,
     reportHtml({ title: `MoA Lens training report: ${config.name}`, classes: MOA_CLASSES, fieldScores: evaluation.fieldScores, treatmentScores: evaluation.treatmentScores, history: f.history, facts: { split: data.split.name, steps: f.steps, 'field accuracy': metrics.fieldAccuracy, 'treatment accuracy': metrics.treatmentAccuracy, 'quantisation agreement': agreement } }),
   );
-  f.log(`exported ${config.out} (${q.dtype}, ${(q.bytes / 1e6).toFixed(2)} MB of weights); report ${reportBase}.html`);
+  f.log(`exported ${config.out} (${q.dtype}, ${(q.bytes / 1e6).toFixed(2)} MB of weights; moa-lens.json sha256 ${hash}, ${f.signer ? `signed by key ${f.signer.publicKey}` : 'unsigned'}); report ${reportBase}.html`);
   q.model.dispose();
   return metrics;
 }
