@@ -51,8 +51,8 @@ export function mountPlugin(mounts: Record<string, string>, spaMounts: Record<st
       try {
         if (!statSync(file).isFile()) break;
       } catch {
-        res.statusCode = 404;
         if (prefix in spaMounts) break;
+        res.statusCode = 404;
         res.end('not found');
         return;
       }
