@@ -12,6 +12,7 @@ const E2E_TESTS = [
   'test/mpi/binding.test.ts', // mpirun -np 2
   'test/mpi/cluster-run.test.ts', // train:cluster as a child process, dry runs and real mpirun
   'test/mpi/failures.test.ts', // mpirun jobs that crash, hang or time out
+  'test/mpi/multi-host.test.ts', // training runs over mpirun across two network-namespace hosts (root; ~20 s)
   'test/mpi/train-cluster.test.ts', // a training run over mpirun
   'test/mpi/train-watchdog.test.ts', // a training run over mpirun with one rank stopped (SIGSTOP)
   'test/training/train-learns.test.ts', // trainer child processes that learn (~50 s)

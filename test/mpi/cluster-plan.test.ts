@@ -1,6 +1,6 @@
 // Unit tests of the train:cluster planning: argv split, the ranks' engine, lscpu/hostfile parsing, and planMpirun's choices by engine.
 import { describe, expect, it } from 'vitest';
-import { parseLauncherArgs, trainerFlag } from '../../training/src/cluster/args.ts';
+import { mpirunArgsFromEnv, parseLauncherArgs, trainerFlag } from '../../training/src/cluster/args.ts';
 import { parseHostfile, totalSlots } from '../../training/src/cluster/hostfile.ts';
 import { exitCodeOf } from '../../training/src/cluster/launch.ts';
 import { rankEngine } from '../../training/src/cluster.ts';
@@ -306,5 +306,38 @@ describe('formatCommand and exit codes', () => {
     expect(exitCodeOf(3, null)).toBe(3);
     expect(exitCodeOf(null, 'SIGINT')).toBe(130);
     expect(exitCodeOf(null, 'SIGKILL')).toBe(137);
+  });
+});
+
+describe('extra mpirun flags (--mca pass-through, MOA_MPIRUN_ARGS)', () => {
+  it('parses --mca KEY VALUE, repeatable, in order, and keeps them from the trainer', () => {
+    const parsed = parseLauncherArgs(['--mca', 'btl', 'tcp,self', '--epochs', '3', '--mca', 'btl_tcp_if_include', '10.77.0.0/24']);
+    expect(parsed.mpirunArgs).toEqual(['--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', '10.77.0.0/24']);
+    expect(parsed.trainerArgs).toEqual(['--epochs', '3']);
+    expect(parseLauncherArgs(['--', '--mca', 'a', 'b']).mpirunArgs).toEqual([]);
+  });
+
+  it('rejects --mca without both words', () => {
+    expect(() => parseLauncherArgs(['--mca', 'btl'])).toThrow(/--mca needs a parameter name and a value/);
+    expect(() => parseLauncherArgs(['--mca', '--np', '2'])).toThrow(/--mca needs/);
+    expect(() => parseLauncherArgs(['--mca=btl', 'tcp'])).toThrow(/--mca needs/);
+  });
+
+  it('reads MOA_MPIRUN_ARGS as whitespace-separated words', () => {
+    expect(mpirunArgsFromEnv({})).toEqual([]);
+    expect(mpirunArgsFromEnv({ MOA_MPIRUN_ARGS: '  ' })).toEqual([]);
+    expect(mpirunArgsFromEnv({ MOA_MPIRUN_ARGS: ' --mca btl tcp,self\n--mca plm_rsh_agent /x/agent ' }))
+      .toEqual(['--mca', 'btl', 'tcp,self', '--mca', 'plm_rsh_agent', '/x/agent']);
+  });
+
+  it('places them after the plan\'s own flags and before the program, and notes them', () => {
+    const extra = ['--mca', 'btl', 'tcp,self', '--mca', 'plm_rsh_agent', '/x/agent'];
+    const p = plan({ hostfile: 'hosts', hostfileSlots: 2, threadsPerRank: 1, mpirunArgs: extra, programArgs: ['--epochs', '1'] });
+    const at = p.args.indexOf('--mca');
+    expect(p.args.slice(at, at + extra.length)).toEqual(extra);
+    expect(p.args.slice(at + extra.length)).toEqual([...program, '--epochs', '1']);
+    expect(p.args.indexOf('--hostfile')).toBeLessThan(at);
+    expect(p.notes).toContain('extra mpirun flags (--mca, MOA_MPIRUN_ARGS): --mca btl tcp,self --mca plm_rsh_agent /x/agent');
+    expect(plan({ np: 2 }).args).not.toContain('--mca');
   });
 });

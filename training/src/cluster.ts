@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseLauncherArgs, trainerFlag } from './cluster/args.ts';
+import { mpirunArgsFromEnv, parseLauncherArgs, trainerFlag } from './cluster/args.ts';
 import { parseHostfile, totalSlots } from './cluster/hostfile.ts';
 import { runMpirun } from './cluster/launch.ts';
 import { formatCommand, planMpirun, type MpirunPlan } from './cluster/plan.ts';
@@ -17,18 +17,20 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const defaultEntry = resolve(repoRoot, 'training', 'src', 'train.ts');
 
 const HELP = `npm run train:cluster -- [trainer flags] [--np N] [--hostfile F] [--threads-per-rank T] [--map-by socket|numa|core]
-                         [--dry-run] [--entry script.ts] [--verbose] [-- trainer flags]
+                         [--mca KEY VALUE]... [--dry-run] [--entry script.ts] [--verbose] [-- trainer flags]
 Plans the mpirun command for data-parallel training from the ranks' engine (docs/cluster.md), prints it and runs it.
 Flags the launcher does not know go to the trainer (npm run train -- --help lists them); after a second -- every
 flag goes to the trainer. The trainer's flags are checked here, with the trainer's own rules, before mpirun starts
 (and --data / --out too when the ranks run on this machine). --verbose reaches the ranks as well.
+--mca KEY VALUE (repeatable) and MOA_MPIRUN_ARGS (whitespace-separated words) pass flags to mpirun as they are,
+e.g. --mca btl tcp,self --mca btl_tcp_if_include 10.0.0.0/24 (docs/cluster.md, "Several hosts").
 
 The exit code is the ranks' (through mpirun), or the launcher's own:
 ${exitCodesHelp([EXIT.usage, EXIT.data, EXIT.diverged, EXIT.mpi, EXIT.watchdog])}`;
 
 /** Environment variables of ours that every rank should see (remote ranks do not inherit mpirun's env). */
 function envToForward(): string[] {
-  return Object.keys(process.env).filter((name) => name.startsWith('MOA_')).sort();
+  return Object.keys(process.env).filter((name) => name.startsWith('MOA_') && name !== 'MOA_MPIRUN_ARGS').sort();
 }
 
 /** The trainer's --backend value as a request (default auto); unknown names fail here, before mpirun starts. */
@@ -71,6 +73,7 @@ export function buildPlan(argv: readonly string[]): { plan: MpirunPlan; dryRun: 
     program: [process.execPath, '--import', tsxLoader, isAbsolute(entry) ? entry : resolve(entry)],
     programArgs: args.trainerArgs,
     forwardEnv: envToForward(),
+    mpirunArgs: [...mpirunArgsFromEnv(process.env), ...args.mpirunArgs],
   }, probeMachine());
   if (trainer) {
     watchdogSettings(process.env);

@@ -10,6 +10,8 @@ export interface LauncherArgs {
   entry?: string;
   /** Print the mpirun command without running it. */
   dryRun: boolean;
+  /** Extra mpirun flags, in order: each `--mca KEY VALUE` given (passed through as they are). */
+  mpirunArgs: string[];
   /** Everything not meant for the launcher, in order. */
   trainerArgs: string[];
 }
@@ -28,7 +30,7 @@ function mapByValue(text: string): MapBy {
 }
 
 export function parseLauncherArgs(argv: readonly string[]): LauncherArgs {
-  const parsed: LauncherArgs = { dryRun: false, trainerArgs: [] };
+  const parsed: LauncherArgs = { dryRun: false, mpirunArgs: [], trainerArgs: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--') {
@@ -37,6 +39,17 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherArgs {
     }
     if (arg === '--dry-run') {
       parsed.dryRun = true;
+      continue;
+    }
+    if (arg === '--mca' || arg.startsWith('--mca=')) {
+      // OpenMPI's own spelling, two words: --mca btl tcp,self.
+      const key = argv[i + 1];
+      const value = argv[i + 2];
+      if (arg !== '--mca' || key === undefined || value === undefined || key.startsWith('--') || key === '' || value === '') {
+        throw new Error('--mca needs a parameter name and a value: --mca btl tcp,self');
+      }
+      parsed.mpirunArgs.push('--mca', key, value);
+      i += 2;
       continue;
     }
     const equals = arg.indexOf('=');
@@ -81,4 +94,13 @@ export function trainerFlag(trainerArgs: readonly string[], flag: string): strin
     }
   }
   return found;
+}
+
+/**
+ * MOA_MPIRUN_ARGS: extra mpirun flags as whitespace-separated words (no quoting), e.g.
+ * "--mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24"; empty or unset: none.
+ */
+export function mpirunArgsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const text = env.MOA_MPIRUN_ARGS?.trim() ?? '';
+  return text === '' ? [] : text.split(/\s+/);
 }

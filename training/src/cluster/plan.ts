@@ -22,6 +22,8 @@ export interface ClusterOptions {
   programArgs: string[];
   /** Names of environment variables to export to every rank as they are (-x NAME). */
   forwardEnv?: string[];
+  /** Extra mpirun flags (--mca pass-through, MOA_MPIRUN_ARGS), placed before the program, as given. */
+  mpirunArgs?: string[];
 }
 
 export interface MpirunPlan {
@@ -165,6 +167,10 @@ export function planMpirun(options: ClusterOptions, machine: MachineTopology): M
   args.push('-x', `MOA_THREADS=${threadsPerRank}`, '-x', `OMP_NUM_THREADS=${threadsPerRank}`);
   for (const name of options.forwardEnv ?? []) {
     if (name !== 'MOA_THREADS' && name !== 'OMP_NUM_THREADS') args.push('-x', name);
+  }
+  if (options.mpirunArgs !== undefined && options.mpirunArgs.length > 0) {
+    args.push(...options.mpirunArgs);
+    notes.push(`extra mpirun flags (--mca, MOA_MPIRUN_ARGS): ${options.mpirunArgs.join(' ')}`);
   }
   args.push(...options.program, ...options.programArgs);
   return { command: 'mpirun', args, np, threadsPerRank, mapBy, bindTo, oversubscribe, notes };
