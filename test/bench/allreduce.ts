@@ -39,6 +39,10 @@ export interface AllreduceBenchOptions {
   /** Alternating C/binding runs per size; the best median of each is kept (the box is shared and noisy). */
   rounds?: number;
   sizes?: { label: string; bytes: number; iterations: number }[];
+  /** Words before `mpirun` (e.g. `ip netns exec <ns>`: test/bench/allreduce-hosts.ts). */
+  launcher?: string[];
+  /** Extra mpirun flags (a hostfile, --mca ...), after -np. */
+  mpirunArgs?: string[];
 }
 
 const defaultSizes = [
@@ -65,8 +69,9 @@ function compileBaseline(): string {
   return binary;
 }
 
-function runRanks(np: number, program: string[]): RankResult[] {
-  const run = spawnSync('mpirun', [...mpirunFlags(np), ...program], {
+function runRanks(np: number, program: string[], options: AllreduceBenchOptions = {}): RankResult[] {
+  const command = [...(options.launcher ?? []), 'mpirun', ...mpirunFlags(np), ...(options.mpirunArgs ?? []), ...program];
+  const run = spawnSync(command[0], command.slice(1), {
     cwd: repoRoot, encoding: 'utf8', maxBuffer: 16 * MiB, timeout: 600_000,
   });
   if (run.error || run.status !== 0) {
@@ -94,8 +99,8 @@ export async function benchAllreduce(options: AllreduceBenchOptions = {}): Promi
     const minimums: Record<RankResult['impl'], number[]> = { c: [], binding: [], 'binding-async': [] };
     for (let round = 0; round < rounds; round += 1) {
       const runs = [
-        runRanks(np, [baseline, String(size.iterations), String(size.bytes)]),
-        runRanks(np, [process.execPath, '--import', 'tsx', rankScript, String(size.iterations), String(size.bytes)]),
+        runRanks(np, [baseline, String(size.iterations), String(size.bytes)], options),
+        runRanks(np, [process.execPath, '--import', 'tsx', rankScript, String(size.iterations), String(size.bytes)], options),
       ];
       for (const result of runs.flat()) {
         medians[result.impl].push(result.medianMs);
@@ -112,7 +117,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions = {}): Promi
       minRatio: best(minimums.binding) / best(minimums.c),
     });
   }
-  console.log(`allreduce, mpirun ${mpirunFlags(np).join(' ')}, median ms per op (best of ${rounds} alternating runs); ` +
+  console.log(`allreduce, mpirun ${[...mpirunFlags(np), ...(options.mpirunArgs ?? [])].join(' ')}, median ms per op (best of ${rounds} alternating runs); ` +
     `${cpus().length} CPUs, 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after ` +
     '(a load above the CPU count means other work shared the cores: treat ratios as noisy)');
   console.log('| size | C MPI_Allreduce | binding (blocking) | binding (async) | ratio | async ratio | C min | binding min | min ratio |');
