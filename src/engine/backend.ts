@@ -1,14 +1,16 @@
-// Backend selection inside the worker: WebGPU when an adapter exists, else WASM (SIMD + threads), cpu on request.
+// Backend initialisation inside the worker: WebGPU, WASM (SIMD + threads), cpu; 'auto' starts on WASM and measures WebGPU per model (worker.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WASM_FILE_URLS } from './wasm-files.ts';
 import { loadPthreadsFromOrigin } from './wasm-threads.ts';
+import type { DeviceIdentity } from './backend-choice.ts';
 import type { BackendChoice, BackendInfo, WasmBinary } from './types.ts';
 
 interface GpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
   requestAdapterInfo?: () => Promise<unknown>;
 }
 interface GpuLike {
@@ -62,7 +64,7 @@ function withHardwareConcurrency<T>(value: number, run: () => Promise<T>): Promi
   });
 }
 
-async function tryWebGpu(info: BackendInfo): Promise<boolean> {
+export async function tryWebGpu(info: BackendInfo): Promise<boolean> {
   const gpu = (globalThis.navigator as Navigator & { gpu?: GpuLike }).gpu;
   if (!gpu) {
     info.fallbackReasons.push('WebGPU is not available in this browser (navigator.gpu is missing).');
@@ -80,8 +82,10 @@ async function tryWebGpu(info: BackendInfo): Promise<boolean> {
     device?: { limits?: { maxStorageBufferBindingSize?: number } };
     adapterInfo?: { vendor?: string; architecture?: string };
   };
-  const a = backend.adapterInfo ?? {};
-  info.adapter = [a.vendor, a.architecture].filter(Boolean).join(' / ') || 'unknown adapter';
+  const a = (backend.adapterInfo ?? {}) as { vendor?: string; architecture?: string; isFallbackAdapter?: boolean };
+  const adapter = retainedAdapters.at(-1);
+  const fallback = Boolean(a.isFallbackAdapter ?? adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter);
+  info.adapter = ([a.vendor, a.architecture].filter(Boolean).join(' / ') || 'unknown adapter') + (fallback ? ' (fallback adapter)' : '');
   info.maxBindingBytes = backend.device?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
   return true;
 }
@@ -109,6 +113,61 @@ async function tryWasm(info: BackendInfo, threads: number): Promise<boolean> {
   return true;
 }
 
+/**
+ * The WebGPU adapter TF.js would get (same power preference), described without creating a device: what 'auto'
+ * keys its remembered choice on and whether WebGPU is a candidate at all. Null without navigator.gpu or an adapter.
+ */
+export async function webGpuAdapterIdentity(): Promise<DeviceIdentity['adapter']> {
+  const gpu = (globalThis.navigator as unknown as { gpu?: GpuLike }).gpu;
+  if (!gpu) return null;
+  const adapter: GpuAdapterLike | null = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!adapter) return null;
+  retainedAdapters.push(adapter);
+  const i = adapter.info ?? {};
+  return {
+    vendor: i.vendor,
+    architecture: i.architecture,
+    device: i.device,
+    description: i.description,
+    isFallbackAdapter: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter),
+  };
+}
+
+/**
+ * Ends the WebGPU backend after a probe that lost by its time limit: destroys the device (so queued GPU work,
+ * which a software adapter runs on the CPU, stops competing with WASM) and removes the backend.
+ */
+export function dropWebGpu(): void {
+  try {
+    const backend = tf.findBackend('webgpu') as unknown as { device?: { destroy?: () => void } } | null;
+    backend?.device?.destroy?.();
+  } catch {
+    // already gone
+  }
+  try {
+    tf.removeBackend('webgpu');
+  } catch {
+    // never registered
+  }
+}
+
+/**
+ * 'auto' at start: WASM, the baseline that is always measured, runs first; whether WebGPU beats it is decided per
+ * model when a bundle loads (worker.ts, backend-choice.ts). Without WASM, WebGPU as before.
+ */
+async function initAuto(info: BackendInfo, threads: number): Promise<BackendInfo> {
+  if (await tryWasm(info, threads)) {
+    info.name = 'wasm';
+    return info;
+  }
+  if (await tryWebGpu(info)) {
+    info.name = 'webgpu';
+    info.threads = 0;
+    return info;
+  }
+  throw new Error(`No backend can run: ${info.fallbackReasons.join(' ')}`);
+}
+
 /** Initialises the requested backend (with fallbacks for 'auto') and reports what actually runs. */
 export async function initBackend(requested: BackendChoice, threads?: number): Promise<BackendInfo> {
   const hardwareConcurrency = globalThis.navigator?.hardwareConcurrency ?? 1;
@@ -122,15 +181,16 @@ export async function initBackend(requested: BackendChoice, threads?: number): P
     tfjsVersion: tf.version_core,
   };
   const wantThreads = Math.max(1, Math.floor(threads ?? hardwareConcurrency));
-  if (requested === 'auto' || requested === 'webgpu') {
+  if (requested === 'auto') return initAuto(info, wantThreads);
+  if (requested === 'webgpu') {
     if (await tryWebGpu(info)) {
       info.name = 'webgpu';
       info.threads = 0;
       return info;
     }
-    if (requested === 'webgpu') throw new Error(`WebGPU was requested but cannot run: ${info.fallbackReasons.join(' ')}`);
+    throw new Error(`WebGPU was requested but cannot run: ${info.fallbackReasons.join(' ')}`);
   }
-  if (requested === 'auto' || requested === 'wasm') {
+  if (requested === 'wasm') {
     if (await tryWasm(info, wantThreads)) {
       info.name = 'wasm';
       return info;

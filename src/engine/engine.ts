@@ -1,4 +1,5 @@
 // createEngine: the main-thread handle of the inference worker (posts Files/ArrayBuffers, receives results).
+import { CHOICE_KEY_PREFIX } from './backend-choice.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
 import type {
   BackendInfo,
@@ -28,6 +29,44 @@ export class EngineError extends Error {
 
 function abortError(): DOMException {
   return new DOMException('Classification was cancelled.', 'AbortError');
+}
+
+/** The page's remembered 'auto' choices (localStorage; the worker has none). Empty where storage is blocked. */
+interface StorageLike {
+  readonly length: number;
+  key(index: number): string | null;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** The page's localStorage (the engine project is typed for workers, which have none). */
+function storage(): StorageLike {
+  const s = (globalThis as { localStorage?: StorageLike }).localStorage;
+  if (!s) throw new Error('no localStorage');
+  return s;
+}
+
+function rememberedChoices(): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    const localStorage = storage();
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key?.startsWith(CHOICE_KEY_PREFIX)) out[key] = localStorage.getItem(key) ?? '';
+    }
+  } catch {
+    // storage unavailable: 'auto' probes every start
+  }
+  return out;
+}
+
+function rememberChoice(entry: { key: string; value: string } | undefined): void {
+  if (!entry) return;
+  try {
+    storage().setItem(entry.key, entry.value);
+  } catch {
+    // storage full or blocked: the next start probes again
+  }
 }
 
 interface Pending {
@@ -80,7 +119,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     baseUrl: options.baseUrl ?? new URL(import.meta.env.BASE_URL, location.href).href,
     trustedKeys: options.trustedKeys,
   })) as Extract<FromWorker, { type: 'ready' }>;
-  const backendInfo: BackendInfo = ready.info;
+  let backendInfo: BackendInfo = ready.info;
 
   let classifyChain: Promise<unknown> = Promise.resolve();
 
@@ -125,11 +164,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   }
 
   return {
-    backendInfo,
+    get backendInfo() {
+      return backendInfo;
+    },
     async loadBundle(source: BundleSource): Promise<LoadedBundle> {
-      const run = classifyChain.then(() => request({ type: 'loadBundle', id: nextId++, source }));
+      const remembered = backendInfo.requested === 'auto' ? rememberedChoices() : undefined;
+      const run = classifyChain.then(() => request({ type: 'loadBundle', id: nextId++, source, remembered }));
       classifyChain = run.catch(() => undefined);
-      return ((await run) as Extract<FromWorker, { type: 'bundle' }>).bundle;
+      const reply = (await run) as Extract<FromWorker, { type: 'bundle' }>;
+      rememberChoice(reply.remember);
+      backendInfo = reply.bundle.backend;
+      return reply.bundle;
     },
     classify(fields: FieldInput[], opts: ClassifyOptions = {}): Promise<FieldResult[]> {
       const run = classifyChain.then(() => runClassify(fields, opts));

@@ -3,7 +3,8 @@ import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldDispl
 
 export type ToWorker =
   | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string; trustedKeys?: TrustedKey[] }
-  | { type: 'loadBundle'; id: number; source: BundleSource }
+  /** remembered: the page's stored 'auto' choices (localStorage, key -> JSON), which the worker cannot read itself. */
+  | { type: 'loadBundle'; id: number; source: BundleSource; remembered?: Record<string, string> }
   | { type: 'classifyStart'; id: number; total: number }
   | { type: 'field'; id: number; index: number; field: FieldInput }
   | { type: 'cancel'; id: number }
@@ -19,7 +20,8 @@ export interface WireError {
 
 export type FromWorker =
   | { type: 'ready'; id: number; info: BackendInfo }
-  | { type: 'bundle'; id: number; bundle: LoadedBundle }
+  /** remember: an 'auto' choice the page should store (localStorage) for later starts. */
+  | { type: 'bundle'; id: number; bundle: LoadedBundle; remember?: { key: string; value: string } }
   | { type: 'result'; id: number; index: number; result: FieldResult }
   | { type: 'classifyDone'; id: number }
   | { type: 'display'; id: number; display: FieldDisplay }

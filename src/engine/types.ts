@@ -6,9 +6,14 @@ import type { FieldStage } from '../core/errors.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane, PreprocessSpec } from '../core/preprocess.ts';
 
-export type { BundleTrust, DisplayPlane, FieldStage, TrustedKey };
+import type { AutoChoice, BackendProbe } from './backend-choice.ts';
 
-/** Which TF.js backend to use. 'auto': WebGPU when an adapter exists, else WASM; 'cpu' only when asked. */
+export type { AutoChoice, BackendProbe, BundleTrust, DisplayPlane, FieldStage, TrustedKey };
+
+/**
+ * Which TF.js backend to use. 'auto': the faster of WebGPU and WASM for the loaded model on this device, measured
+ * (a warm-up tile on each) when a bundle loads and remembered per model and device; 'cpu' only when asked.
+ */
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface EngineOptions {
@@ -49,6 +54,12 @@ export interface BackendInfo {
   /** Why a faster backend was not used (no WebGPU adapter, no isolation, ...). */
   fallbackReasons: string[];
   tfjsVersion: string;
+  /**
+   * For 'auto', once a bundle is loaded: each candidate's measured ms per tile, the winner and why, and whether
+   * this start probed or used the choice remembered for this model and device. Absent before a bundle loads
+   * (the engine then runs on WASM) and for a forced backend.
+   */
+  auto?: AutoChoice;
 }
 
 /**
@@ -77,8 +88,10 @@ export interface LoadedBundle {
   metadata: BundleMetadata;
   /** Tiles per predict call the engine chose for this bundle and backend. */
   batchSize: number;
-  /** Milliseconds spent reading, verifying, building and warming up the model. */
+  /** Milliseconds spent reading, verifying, building and warming up the model ('auto': the probe included). */
   loadMs: number;
+  /** The backend this bundle runs on (with 'auto', decided for this bundle: see BackendInfo.auto). */
+  backend: BackendInfo;
 }
 
 /** Bytes of an image file: a File/Blob (cheap to post, read in the worker) or an ArrayBuffer (copied). */
@@ -232,6 +245,7 @@ export interface EngineMemory {
 }
 
 export interface Engine {
+  /** What runs now: updated by loadBundle ('auto' decides per model). */
   readonly backendInfo: BackendInfo;
   /** Reads, verifies (names, sizes, sha256, version, metadata, shapes) and builds a bundle, with its trust; rejects with a BundleError message. */
   loadBundle(source: BundleSource): Promise<LoadedBundle>;

@@ -6,7 +6,19 @@ import { parseTrustRoots, type TrustRoots } from '../core/bundle-trust.ts';
 import { CHANNELS } from '../core/labels.ts';
 import { layersPredictBatch } from '../core/layers-predict.ts';
 import { BUILD_TRUST_ROOTS } from '../core/trust-roots.ts';
-import { initBackend } from './backend.ts';
+import { dropWebGpu, initBackend, tryWebGpu, webGpuAdapterIdentity } from './backend.ts';
+import {
+  adapterShortName,
+  choiceKey,
+  decideBackend,
+  parseRemembered,
+  probeLimitMs,
+  summarizeChoice,
+  type BackendProbe,
+  type DeviceIdentity,
+  type ProbedBackend,
+  type RememberedChoice,
+} from './backend-choice.ts';
 import { batchSizeFor, largestActivationBytes, WASM_LIMITS, webgpuLimits } from './batching.ts';
 import { readBundle, servedBundleFiles } from './bundle-source.ts';
 import { classifyField, displayField, type PipelineModel } from './pipeline.ts';
@@ -22,6 +34,10 @@ let baseUrl = '';
 /** The build's trust roots, plus any keys the page added at createEngine. */
 let trust: TrustRoots = BUILD_TRUST_ROOTS;
 let current: (PipelineModel & { model: tfl.LayersModel }) | undefined;
+/** 'auto' only: what the choice is keyed on and whether WebGPU is still a candidate in this worker. */
+let autoState: { device: DeviceIdentity; wasmThreads: number; gpuCandidate: boolean; gpuReady: boolean; gpuProblem?: string } | undefined;
+
+type ReadBundle = Awaited<ReturnType<typeof readBundle>>;
 
 interface Job {
   id: number;
@@ -42,33 +58,163 @@ function wire(e: unknown): WireError {
   return { name: err?.name ?? 'EngineError', message: err?.message ?? String(e) };
 }
 
-async function loadModel(source: Parameters<typeof readBundle>[0]): Promise<LoadedBundle> {
+type BuiltModel = { model: tfl.LayersModel; predictBatch: ReturnType<typeof layersPredictBatch> };
+
+/** Builds the bundle's model on the current backend and runs one warm-up tile (compiles shaders / allocates once). */
+async function buildModel(bundle: ReadBundle): Promise<BuiltModel> {
+  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
+  const { height, width, channels } = bundle.metadata.input;
+  const predictBatch = layersPredictBatch(model, bundle.metadata.input);
+  try {
+    await predictBatch(new Float32Array(height * width * channels), 1);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, predictBatch };
+}
+
+/** One candidate's probe: build + warm-up, then the best of two timed tiles. */
+async function probeOn(backend: ProbedBackend, bundle: ReadBundle, isAbandoned: () => boolean): Promise<{ built: BuiltModel; probe: BackendProbe }> {
+  const t0 = performance.now();
+  const built = await buildModel(bundle);
+  const { height, width, channels } = bundle.metadata.input;
+  const tile = new Float32Array(height * width * channels).fill(0.5);
+  let best = Infinity;
+  for (let i = 0; i < 2 && !isAbandoned(); i++) {
+    const t = performance.now();
+    await built.predictBatch(tile, 1);
+    best = Math.min(best, performance.now() - t);
+  }
+  return { built, probe: { backend, outcome: 'ok', msPerTile: best, probeMs: performance.now() - t0 } };
+}
+
+/** Settles with `value` after `ms` unless `promise` settles first. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * 'auto' for one bundle: the remembered choice for this model and device, or a probe of WASM then WebGPU (the
+ * latter under probeLimitMs of the former). Leaves the winner's backend active and returns its built model.
+ */
+async function chooseAuto(bundle: ReadBundle, remembered: Record<string, string> | undefined): Promise<{ built: BuiltModel; remember?: { key: string; value: string } }> {
+  if (!info || !autoState) throw new Error('auto selection without an initialised engine');
+  const key = choiceKey(bundle.hash, autoState.device);
+  const setWinner = (winner: ProbedBackend) => {
+    info!.name = winner;
+    info!.threads = winner === 'wasm' ? autoState!.wasmThreads : 0;
+  };
+  if (!autoState.gpuCandidate) {
+    await tf.setBackend('wasm');
+    setWinner('wasm');
+    const reason = autoState.gpuProblem ?? 'no WebGPU adapter';
+    info.auto = { winner: 'wasm', probed: false, remembered: false, candidates: [], summary: `WASM: the only candidate (${reason})`, probeMs: 0, key };
+    return { built: await buildModel(bundle) };
+  }
+  const stored = parseRemembered(remembered?.[key]);
+  if (stored) {
+    if (stored.winner === 'webgpu' && !(await ensureWebGpu())) {
+      // The remembered adapter no longer initialises: measure again.
+    } else {
+      await tf.setBackend(stored.winner);
+      setWinner(stored.winner);
+      info.auto = { winner: stored.winner, probed: false, remembered: true, candidates: stored.candidates, summary: stored.summary, probeMs: 0, key };
+      return { built: await buildModel(bundle) };
+    }
+  }
+  const t0 = performance.now();
+  await tf.setBackend('wasm');
+  const wasm = await probeOn('wasm', bundle, () => false);
+  const limit = probeLimitMs(wasm.probe.probeMs);
+  const adapterName = adapterShortName(autoState.device.adapter);
+  const fallbackAdapter = Boolean(autoState.device.adapter?.isFallbackAdapter);
+  let abandoned = false;
+  const tg = performance.now();
+  const gpuRun = (async () => {
+    if (!(await ensureWebGpu())) throw new Error(autoState!.gpuProblem ?? 'WebGPU did not initialise');
+    if (abandoned) throw new Error('abandoned');
+    return probeOn('webgpu', bundle, () => abandoned);
+  })();
+  let gpuProbe: BackendProbe;
+  let gpuBuilt: BuiltModel | undefined;
+  const outcome = await within(gpuRun, limit).catch((e: unknown) => e as Error);
+  if (outcome === 'timeout') {
+    abandoned = true;
+    gpuProbe = { backend: 'webgpu', outcome: 'timeout', msPerTile: null, probeMs: performance.now() - tg, adapter: adapterName, fallbackAdapter, detail: `exceeded ${Math.round(limit)} ms` };
+    // The abandoned probe finishes (or fails on the destroyed device) in the background; free what it built.
+    gpuRun.then((r) => r.built.model.dispose(), () => undefined).catch(() => undefined);
+    await tf.setBackend('wasm');
+    dropWebGpu();
+    autoState.gpuCandidate = false;
+    autoState.gpuProblem = `WebGPU (${adapterName}) exceeded the probe time limit`;
+  } else if (outcome instanceof Error) {
+    gpuProbe = { backend: 'webgpu', outcome: 'error', msPerTile: null, probeMs: performance.now() - tg, adapter: adapterName, fallbackAdapter, detail: outcome.message };
+  } else {
+    gpuBuilt = outcome.built;
+    gpuProbe = { ...outcome.probe, adapter: adapterName, fallbackAdapter };
+  }
+  const candidates = [wasm.probe, gpuProbe];
+  const { winner, reason } = decideBackend(candidates);
+  const summary = summarizeChoice(candidates, reason);
+  const loser = winner === 'wasm' ? gpuBuilt : wasm.built;
+  loser?.model.dispose();
+  await tf.setBackend(winner);
+  setWinner(winner);
+  const probeMs = performance.now() - t0;
+  info.auto = { winner, probed: true, remembered: false, candidates, summary, probeMs, key };
+  const value: RememberedChoice = { winner, summary, candidates };
+  return { built: winner === 'wasm' ? wasm.built : gpuBuilt!, remember: { key, value: JSON.stringify(value) } };
+}
+
+/** Initialises (once) the WebGPU backend for 'auto'; false, with the reason kept, when it cannot. */
+async function ensureWebGpu(): Promise<boolean> {
+  if (!info || !autoState) return false;
+  if (tf.findBackend('webgpu') && autoState.gpuReady) return tf.setBackend('webgpu');
+  const probeInfo: BackendInfo = { ...info, fallbackReasons: [] };
+  if (await tryWebGpu(probeInfo)) {
+    autoState.gpuReady = true;
+    info.adapter = probeInfo.adapter;
+    info.maxBindingBytes = probeInfo.maxBindingBytes;
+    return true;
+  }
+  autoState.gpuProblem = probeInfo.fallbackReasons.join(' ');
+  return false;
+}
+
+async function loadModel(source: BundleSource, remembered?: Record<string, string>): Promise<{ bundle: LoadedBundle; remember?: { key: string; value: string } }> {
   if (!info) throw Object.assign(new Error('The engine is not initialised.'), { name: 'EngineError' });
   const t0 = performance.now();
   const bundle = await readBundle(source, baseUrl, trust);
-  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
+  let built: BuiltModel;
+  let remember: { key: string; value: string } | undefined;
+  if (autoState) ({ built, remember } = await chooseAuto(bundle, remembered));
+  else built = await buildModel(bundle);
+  const { model, predictBatch } = built;
   const perTile = largestActivationBytes(model);
   const limits = info.name === 'webgpu' ? webgpuLimits(info.maxBindingBytes ?? 128 * 1024 * 1024) : WASM_LIMITS;
   const batchSize = batchSizeFor(perTile, limits);
-  const { height, width, channels } = bundle.metadata.input;
-  const predictBatch = layersPredictBatch(model, bundle.metadata.input);
-  // Warm-up: compiles shaders / allocates once, so the first field's timing is honest.
-  await predictBatch(new Float32Array(height * width * channels), 1);
   current?.model.dispose();
   current = { model, metadata: bundle.metadata, predictBatch, batchSize };
   const m = bundle.metadata;
   return {
-    name: m.name,
-    hash: bundle.hash,
-    trust: bundle.trust,
-    classes: m.classes,
-    input: m.input,
-    preprocessing: m.preprocessing,
-    trained: Boolean(m.provenance?.trained),
-    bytes: bundle.bytes,
-    metadata: m,
-    batchSize,
-    loadMs: performance.now() - t0,
+    remember,
+    bundle: {
+      name: m.name,
+      hash: bundle.hash,
+      trust: bundle.trust,
+      classes: m.classes,
+      input: m.input,
+      preprocessing: m.preprocessing,
+      trained: Boolean(m.provenance?.trained),
+      bytes: bundle.bytes,
+      metadata: m,
+      batchSize,
+      loadMs: performance.now() - t0,
+      backend: structuredClone(info),
+    },
   };
 }
 
@@ -125,6 +271,17 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
       serial(async () => {
         trust = { ...BUILD_TRUST_ROOTS, keys: [...BUILD_TRUST_ROOTS.keys, ...parseTrustRoots({}, { keys: msg.trustedKeys ?? [] }).keys] };
         info = await initBackend(msg.backend, msg.threads);
+        autoState = undefined;
+        if (msg.backend === 'auto' && info.name === 'wasm') {
+          const adapter = await webGpuAdapterIdentity();
+          autoState = {
+            device: { adapter, hardwareConcurrency: info.hardwareConcurrency, threads: info.threads, crossOriginIsolated: info.crossOriginIsolated, tfjsVersion: info.tfjsVersion },
+            wasmThreads: info.threads,
+            gpuCandidate: adapter !== null,
+            gpuReady: false,
+            gpuProblem: adapter ? undefined : 'no WebGPU adapter',
+          };
+        }
         return info;
       }).then(
         (i) => post({ type: 'ready', id: msg.id, info: i }),
@@ -132,8 +289,8 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
       );
       break;
     case 'loadBundle':
-      serial(() => loadModel(msg.source)).then(
-        (bundle) => post({ type: 'bundle', id: msg.id, bundle }),
+      serial(() => loadModel(msg.source, msg.remembered)).then(
+        ({ bundle, remember }) => post({ type: 'bundle', id: msg.id, bundle, remember }),
         (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
       );
       break;

@@ -136,6 +136,7 @@ export class Session {
     this.engineStatus = 'loading-model';
     try {
       this.bundle = await this.engine.loadBundle(source);
+      this.backend = this.engine.backendInfo; // 'auto' decides per model
       this.bundleSource = source;
       this.engineStatus = 'ready';
       this.engineError = null;
