@@ -134,8 +134,15 @@ async function chooseAuto(bundle: ReadBundle, remembered: Record<string, string>
   let abandoned = false;
   const tg = performance.now();
   const gpuRun = (async () => {
-    if (!(await ensureWebGpu())) throw new Error(autoState!.gpuProblem ?? 'WebGPU did not initialise');
-    if (abandoned) throw new Error('abandoned');
+    const ready = await ensureWebGpu();
+    if (abandoned) {
+      // WebGPU finished initialising after the probe lost by its time limit: TF.js has just made it the active
+      // backend again. Switch back at once (WASM is initialised, so this takes effect synchronously) and drop it.
+      void tf.setBackend('wasm');
+      dropWebGpu();
+      throw new Error('abandoned');
+    }
+    if (!ready) throw new Error(autoState!.gpuProblem ?? 'WebGPU did not initialise');
     return probeOn('webgpu', bundle, () => abandoned);
   })();
   let gpuProbe: BackendProbe;
