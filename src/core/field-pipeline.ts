@@ -8,19 +8,29 @@ import { aggregateTiles, extractTile, tileField, type TileGrid } from './tiling.
 /** What the pipeline needs to know of a model: its input, preprocessing and tiling (a bundle's metadata holds all three). */
 export type FieldModel = Pick<BundleMetadata, 'input' | 'preprocessing' | 'tiling'>;
 
+/** A batch of tiles through the model: class probabilities and, from the same forward pass, the features the last layer reads. */
+export interface TileOutputs {
+  /** `count` rows of class probabilities, row-major. */
+  probabilities: Float32Array;
+  /** `count` rows of penultimate-layer features (M-CNN: the 512-wide dense layer after its ReLU), row-major. */
+  features: Float32Array;
+}
+
 /**
  * The model: `count` tiles, each input.height x input.width x input.channels (HWC, row-major, one after the
- * other) -> `count` rows of class probabilities. The only part that knows about TF.js.
+ * other) -> their TileOutputs. The only part that knows about TF.js.
  */
-export type PredictBatch = (tiles: Float32Array, count: number) => Promise<Float32Array> | Float32Array;
+export type PredictBatch = (tiles: Float32Array, count: number) => Promise<TileOutputs> | TileOutputs;
 
 /** Tiles per predictBatch call when the caller does not size batches itself. */
 export const DEFAULT_TILE_BATCH = 8;
 
-/** A field's prediction: field probabilities, the tiles' probabilities and where the tiles sit. */
+/** A field's prediction: field probabilities and features, the tiles' probabilities and where the tiles sit. */
 export interface FieldPrediction {
   /** One per class: the tiles' probabilities averaged, each weighted by its unpadded area. */
   probabilities: Float32Array;
+  /** The field's feature vector (profile): the tiles' penultimate-layer features averaged with the same weights. */
+  features: Float32Array;
   /** grid.tiles.length rows of class probabilities, row-major. */
   tileProbabilities: Float32Array;
   /** The tiles, in model pixels (after binning). */
@@ -38,16 +48,31 @@ function isAbort(error: unknown): boolean {
 }
 
 /** One predictBatch call; its failures become FieldErrors of the 'infer' stage (an AbortError passes through). */
-async function runBatch(predictBatch: PredictBatch, tiles: Float32Array, count: number): Promise<Float32Array> {
-  let output: Float32Array;
+async function runBatch(predictBatch: PredictBatch, tiles: Float32Array, count: number): Promise<TileOutputs> {
+  let output: TileOutputs;
   try {
     output = await predictBatch(tiles, count);
   } catch (error) {
     if (isAbort(error)) throw error;
     throw new FieldError('infer', `inference failed (${(error as Error).message}).`);
   }
-  if (output.length === 0 || output.length % count !== 0) throw new FieldError('infer', `inference failed (the model returned ${output.length} values for ${count} tiles).`);
+  for (const [what, values] of [['probabilities', output.probabilities], ['features', output.features]] as const) {
+    if (values.length === 0 || values.length % count !== 0) throw new FieldError('infer', `inference failed (the model returned ${values.length} ${what} for ${count} tiles).`);
+  }
   return output;
+}
+
+/** Rows `[start, end)` of a row-major matrix with `width` columns, each as its own array. */
+function rowsOf(values: Float32Array, width: number): Float32Array[] {
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < values.length; i += width) rows.push(values.slice(i, i + width));
+  return rows;
+}
+
+function stack(rows: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(rows.length * rows[0].length);
+  rows.forEach((row, i) => out.set(row, i * row.length));
+  return out;
 }
 
 /**
@@ -62,22 +87,22 @@ export async function predictImages(images: readonly ModelImage[], model: FieldM
   });
   const tiles = grids.flatMap((grid, field) => grid.tiles.map((tile) => ({ field, tile })));
   const tileValues = height * width * channels;
-  const rows: Float32Array[] = [];
+  const probabilityRows: Float32Array[] = [];
+  const featureRows: Float32Array[] = [];
   for (let start = 0; start < tiles.length; start += batchSize) {
     const batch = tiles.slice(start, start + batchSize);
     const input = new Float32Array(batch.length * tileValues);
     batch.forEach(({ field, tile }, i) => extractTile(images[field], grids[field], tile, input.subarray(i * tileValues, (i + 1) * tileValues)));
     const output = await runBatch(predictBatch, input, batch.length);
-    const classes = output.length / batch.length;
-    for (let i = 0; i < batch.length; i++) rows.push(output.slice(i * classes, (i + 1) * classes));
+    probabilityRows.push(...rowsOf(output.probabilities, output.probabilities.length / batch.length));
+    featureRows.push(...rowsOf(output.features, output.features.length / batch.length));
   }
   let next = 0;
   return grids.map((grid) => {
-    const mine = rows.slice(next, next + grid.tiles.length);
+    const probabilities = probabilityRows.slice(next, next + grid.tiles.length);
+    const features = featureRows.slice(next, next + grid.tiles.length);
     next += grid.tiles.length;
-    const tileProbabilities = new Float32Array(mine.length * mine[0].length);
-    mine.forEach((row, i) => tileProbabilities.set(row, i * row.length));
-    return { probabilities: aggregateTiles(mine, grid), tileProbabilities, grid };
+    return { probabilities: aggregateTiles(probabilities, grid), features: aggregateTiles(features, grid), tileProbabilities: stack(probabilities), grid };
   });
 }
 

@@ -78,22 +78,22 @@ export function extractTile(image: ModelImage, grid: TileGrid, tile: Tile, out?:
 }
 
 /**
- * Field probabilities from tile probabilities: the mean of the tiles' class probabilities, each tile
+ * Field values from tile values (class probabilities, or features): the mean of the tiles' rows, each tile
  * weighted by the fraction of it that is real field (not padding). Averaging probabilities (rather than
  * voting) keeps the confidence information and is the same rule used per treatment; the weight stops a
  * mostly-padded edge tile from counting as much as a full one.
  */
-export function aggregateTiles(tileProbabilities: ArrayLike<number>[], grid: TileGrid): Float32Array {
-  if (tileProbabilities.length !== grid.tiles.length)
-    throw new Error(`Got ${tileProbabilities.length} tile predictions for ${grid.tiles.length} tiles.`);
-  const k = tileProbabilities[0].length;
+export function aggregateTiles(tileRows: ArrayLike<number>[], grid: TileGrid): Float32Array {
+  if (tileRows.length !== grid.tiles.length)
+    throw new Error(`Got ${tileRows.length} tile predictions for ${grid.tiles.length} tiles.`);
+  const k = tileRows[0].length;
   const out = new Float32Array(k);
   let total = 0;
   grid.tiles.forEach((tile, i) => {
     const weight = (tile.validHeight * tile.validWidth) / (grid.tileHeight * grid.tileWidth);
     total += weight;
-    const p = tileProbabilities[i];
-    for (let j = 0; j < k; j++) out[j] += weight * p[j];
+    const row = tileRows[i];
+    for (let j = 0; j < k; j++) out[j] += weight * row[j];
   });
   for (let j = 0; j < k; j++) out[j] /= total;
   return out;

@@ -20,7 +20,7 @@ function cancelled(): DOMException {
 }
 
 function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedField, prediction: TimedFieldPrediction): FieldSuccess {
-  const { probabilities, tileProbabilities, grid } = prediction;
+  const { probabilities, features, tileProbabilities, grid } = prediction;
   const predicted = argmax(probabilities);
   return {
     id: field.id,
@@ -31,6 +31,7 @@ function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedFi
     confidence: probabilities[predicted],
     top3: topK(probabilities, 3).map(({ index, probability }) => ({ index, probability, label: metadata.classes[index] })),
     tileProbabilities,
+    features,
     tiles: {
       fieldHeight: grid.fieldHeight,
       fieldWidth: grid.fieldWidth,

@@ -167,6 +167,8 @@ export interface FieldSuccess {
   top3: ClassProbability[];
   /** Per-tile probabilities: tiles.length rows of classes.length values, row-major. */
   tileProbabilities: Float32Array;
+  /** The field's profile: the model's penultimate-layer features (M-CNN: 512 x width multiplier), from the same forward pass. */
+  features: Float32Array;
   tiles: TileLayout;
   timings: FieldTimings;
   /** Decoder notes worth showing (palette expanded, pages skipped...). */

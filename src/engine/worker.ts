@@ -238,7 +238,7 @@ async function runJob(j: Job): Promise<void> {
     j.queue.delete(j.next);
     const result = await classifyField(pm, field, () => j.cancelled);
     if (j.cancelled) throw new DOMException('Classification was cancelled.', 'AbortError');
-    const transfer = result.ok ? [result.probabilities.buffer, result.tileProbabilities.buffer] : [];
+    const transfer = result.ok ? [result.probabilities.buffer, result.tileProbabilities.buffer, result.features.buffer] : [];
     post({ type: 'result', id: j.id, index: j.next, result }, transfer as Transferable[]);
     j.next++;
   }

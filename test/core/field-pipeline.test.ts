@@ -1,9 +1,10 @@
 // The core field pipeline: preprocess -> tiles -> injected predictBatch -> area-weighted field probabilities, batching, errors.
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { FieldError } from '../../src/core/errors.ts';
-import { predictField, predictImages, type FieldModel, type PredictBatch } from '../../src/core/field-pipeline.ts';
+import { predictField, predictImages, type FieldModel, type PredictBatch, type TileOutputs } from '../../src/core/field-pipeline.ts';
 import { layersPredictBatch } from '../../src/core/layers-predict.ts';
 import { buildMcnn } from '../../src/core/mcnn.ts';
 import { DEFAULT_PREPROCESS, preprocessField, type ModelImage, type PixelPlane } from '../../src/core/preprocess.ts';
@@ -19,26 +20,32 @@ function planes(height: number, width: number, seed: number): PixelPlane[] {
   return [0, 1, 2].map((c) => ({ height, width, data: Uint16Array.from({ length: height * width }, (_, i) => 100 + ((i * (c + 2) + seed * 37) % 997)) }));
 }
 
-/** A stand-in model: per tile, two "classes" from the tile's mean value; records the batch sizes it was called with. */
+/**
+ * A stand-in model: per tile, two "classes" from the tile's mean value and three "features" (mean, first and last
+ * value); records the batch sizes it was called with.
+ */
 function meanModel(calls: number[] = []): PredictBatch {
   return (tiles, count) => {
     calls.push(count);
-    const out = new Float32Array(count * 2);
+    const probabilities = new Float32Array(count * 2);
+    const features = new Float32Array(count * 3);
     for (let t = 0; t < count; t++) {
       let sum = 0;
       for (let i = t * TILE_VALUES; i < (t + 1) * TILE_VALUES; i++) sum += tiles[i];
       const m = sum / TILE_VALUES;
-      out.set([m, 1 - m], t * 2);
+      probabilities.set([m, 1 - m], t * 2);
+      features.set([m, tiles[t * TILE_VALUES], tiles[(t + 1) * TILE_VALUES - 1]], t * 3);
     }
-    return out;
+    return { probabilities, features };
   };
 }
 
 /** The pipeline by hand from the core pieces, one tile at a time. */
-function byHand(image: ModelImage, model: FieldModel, predict: PredictBatch): { probabilities: Float32Array; rows: Float32Array[] } {
+function byHand(image: ModelImage, model: FieldModel, predict: PredictBatch): { probabilities: Float32Array; features: Float32Array; rows: Float32Array[] } {
   const grid = tileField(image.height, image.width, model.input.height, model.input.width, model.tiling.minOverlap);
-  const rows = grid.tiles.map((tile) => predict(extractTile(image, grid, tile), 1) as Float32Array);
-  return { probabilities: aggregateTiles(rows, grid), rows };
+  const outputs = grid.tiles.map((tile) => predict(extractTile(image, grid, tile), 1) as TileOutputs);
+  const rows = outputs.map((o) => o.probabilities);
+  return { probabilities: aggregateTiles(rows, grid), features: aggregateTiles(outputs.map((o) => o.features), grid), rows };
 }
 
 describe('predictField', () => {
@@ -50,6 +57,8 @@ describe('predictField', () => {
     expect(prediction.grid.tiles).toHaveLength(6);
     expect(calls).toEqual([4, 2]);
     expect(Array.from(prediction.probabilities)).toEqual(Array.from(expected.probabilities));
+    expect(Array.from(prediction.features)).toEqual(Array.from(expected.features));
+    expect(prediction.features).toHaveLength(3);
     expect(Array.from(prediction.tileProbabilities)).toEqual(expected.rows.flatMap((r) => Array.from(r)));
     expect(prediction.preprocessMs).toBeGreaterThanOrEqual(0);
     expect(prediction.inferMs).toBeGreaterThanOrEqual(0);
@@ -69,8 +78,10 @@ describe('predictField', () => {
       throw new Error('out of memory');
     };
     await expect(predictField(planes(8, 8, 1), MODEL, broken)).rejects.toMatchObject({ stage: 'infer', message: 'inference failed (out of memory).' });
-    const short: PredictBatch = async () => new Float32Array(3);
-    await expect(predictField(planes(16, 8, 1), MODEL, short, 2)).rejects.toMatchObject({ stage: 'infer', message: 'inference failed (the model returned 3 values for 2 tiles).' });
+    const short: PredictBatch = async () => ({ probabilities: new Float32Array(3), features: new Float32Array(4) });
+    await expect(predictField(planes(16, 8, 1), MODEL, short, 2)).rejects.toMatchObject({ stage: 'infer', message: 'inference failed (the model returned 3 probabilities for 2 tiles).' });
+    const noFeatures: PredictBatch = async () => ({ probabilities: new Float32Array(4), features: new Float32Array(0) });
+    await expect(predictField(planes(16, 8, 1), MODEL, noFeatures, 2)).rejects.toMatchObject({ stage: 'infer', message: 'inference failed (the model returned 0 features for 2 tiles).' });
     const cancel: PredictBatch = () => {
       throw Object.assign(new Error('stopped'), { name: 'AbortError' });
     };
@@ -90,6 +101,7 @@ describe('predictImages', () => {
       const [alone] = await predictImages([image], MODEL, meanModel(), 1);
       expect(Array.from(together[i].probabilities)).toEqual(Array.from(alone.probabilities));
       expect(Array.from(together[i].tileProbabilities)).toEqual(Array.from(alone.tileProbabilities));
+      expect(Array.from(together[i].features)).toEqual(Array.from(alone.features));
     }
     expect(await predictImages([], MODEL, meanModel())).toEqual([]);
   });
@@ -101,15 +113,21 @@ describe('predictImages', () => {
 });
 
 describe('layersPredictBatch', () => {
-  it('is the model on a batch of tiles, and frees its tensors', async () => {
+  it('is the model on a batch of tiles with the dense512 features from the same pass, and frees its tensors', async () => {
     const model = buildMcnn({ height: 64, width: 64, widthMultiplier: 0.125, classes: 13, seed: 4 });
     const input = { height: 64, width: 64, channels: 3 };
     const tiles = Float32Array.from({ length: 2 * 64 * 64 * 3 }, (_, i) => (i % 251) / 251);
+    const predictBatch = layersPredictBatch(model, input);
     const before = tf.memory().numTensors;
-    const got = await layersPredictBatch(model, input)(tiles, 2);
+    const got = await predictBatch(tiles, 2);
     expect(tf.memory().numTensors).toBe(before);
     const expected = tf.tidy(() => (model.predict(tf.tensor4d(tiles, [2, 64, 64, 3])) as tf.Tensor).dataSync());
-    expect(Array.from(got)).toEqual(Array.from(expected));
+    expect(Array.from(got.probabilities)).toEqual(Array.from(expected));
+    const dense = tfl.model({ inputs: model.inputs, outputs: model.getLayer('dense512').output as tfl.SymbolicTensor });
+    const features = tf.tidy(() => (dense.predict(tf.tensor4d(tiles, [2, 64, 64, 3])) as tf.Tensor).dataSync());
+    expect(got.features).toHaveLength(2 * 64); // 512 x 0.125 per tile
+    expect(Array.from(got.features)).toEqual(Array.from(features));
+    expect(Math.max(...got.features)).toBeGreaterThan(0);
     model.dispose();
   });
 });

@@ -4,7 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { BundleError, bundleIOHandler } from '../../src/core/bundle.ts';
 import { readBundleDir } from './bundle-fs.ts';
 import { selectBackend } from './backend/select.ts';
-import { evaluate } from './eval/evaluate.ts';
+import { evaluate, reportedField } from './eval/evaluate.ts';
 import { reportHtml } from './eval/report.ts';
 import { ConfigError, DEFAULTS, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
@@ -62,7 +62,7 @@ try {
   console.log(`field accuracy ${formatPercent(f.accuracy)} of ${f.n}; treatment accuracy ${formatPercent(t.accuracy)} of ${t.n}; chance ${formatPercent(1 / meta.classes.length)}`);
   console.log(`per class (treatment recall): ${meta.classes.map((c, k) => `${c} ${t.confusion[k].reduce((a, b) => a + b, 0) ? formatPercent(t.confusion[k][k] / t.confusion[k].reduce((a, b) => a + b, 0), 0) : '-'}`).join(', ')}`);
   if (args.report) {
-    await writeFile(`${args.report}.json`, JSON.stringify({ bundle: { name: meta.name, hash: bundle.hash }, data: args.data, fields: args.fields, fieldAccuracy: f.accuracy, treatmentAccuracy: t.accuracy, fieldResults: evaluation.fields, treatments: evaluation.treatments.map((x) => ({ ...x, probabilities: Array.from(x.probabilities) })) }, null, 1));
+    await writeFile(`${args.report}.json`, JSON.stringify({ bundle: { name: meta.name, hash: bundle.hash }, data: args.data, fields: args.fields, fieldAccuracy: f.accuracy, treatmentAccuracy: t.accuracy, fieldResults: evaluation.fields.map(reportedField), treatments: evaluation.treatments.map((x) => ({ ...x, probabilities: Array.from(x.probabilities) })) }, null, 1));
     await writeFile(`${args.report}.html`, reportHtml({ title: `MoA Lens evaluation: ${meta.name} on ${args.data}`, classes: meta.classes, fieldScores: f, treatmentScores: t, history: [], facts: { fields: args.fields, 'field accuracy': f.accuracy, 'treatment accuracy': t.accuracy } }));
     console.log(`report: ${args.report}.html`);
   }

@@ -31,6 +31,8 @@ export interface FieldRow extends FieldInfo {
   /** Per-tile probabilities and layout, for the heatmap. */
   tileProbabilities?: Float32Array;
   tiles?: TileLayout;
+  /** The field's profile (the model's penultimate-layer features). */
+  features?: Float32Array;
   /** Ground truth as a class index of the bundle, when the moa is one of its classes. */
   label?: number;
   correct?: boolean;
@@ -57,6 +59,7 @@ export function applyResult(row: FieldRow, result: FieldResult): FieldRow {
     probabilities: result.probabilities,
     tileProbabilities: result.tileProbabilities,
     tiles: result.tiles,
+    features: result.features,
     correct: row.label === undefined ? undefined : row.label === result.predicted,
     notes: result.notes,
   };

@@ -6,7 +6,7 @@ import { layersPredictBatch } from '../../../src/core/layers-predict.ts';
 import { treatmentKey } from '../../../src/core/metadata.ts';
 import { loadSample, LoadReport, type FieldCache, type Sample } from '../data/index.ts';
 
-/** One held-out field: its true label and the class predicted for it. */
+/** One held-out field: its true label, the class predicted for it and its profile. */
 export interface EvaluatedField {
   sample: number;
   id: string;
@@ -14,6 +14,14 @@ export interface EvaluatedField {
   label: number;
   predicted: number;
   probabilities: number[];
+  /** The field's penultimate-layer features, from the same forward pass as its probabilities. */
+  features: Float32Array;
+}
+
+/** A field as reports write it: everything but its features (profiles have their own files). */
+export function reportedField(field: EvaluatedField): Omit<EvaluatedField, 'features'> {
+  const { sample, id, treatment, label, predicted, probabilities } = field;
+  return { sample, id, treatment, label, predicted, probabilities };
 }
 
 export interface Evaluation {
@@ -44,8 +52,8 @@ export async function evaluate(model: tfl.LayersModel, samples: readonly Sample[
     const predictions = await predictImages(loaded.map((l) => l.image), fieldModel, predictBatch);
     loaded.forEach(({ index }, k) => {
       const s = samples[index];
-      const { probabilities } = predictions[k];
-      fields.push({ sample: index, id: s.id, treatment: treatmentKey(s.compound, s.concentration), label: s.label, predicted: argmax(probabilities), probabilities: Array.from(probabilities) });
+      const { probabilities, features } = predictions[k];
+      fields.push({ sample: index, id: s.id, treatment: treatmentKey(s.compound, s.concentration), label: s.label, predicted: argmax(probabilities), probabilities: Array.from(probabilities), features });
     });
   }
   const treatments = aggregateTreatments(fields);

@@ -7,7 +7,7 @@ import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import type { FieldModel } from '../../../src/core/field-pipeline.ts';
 import { MOA_CLASSES } from '../../../src/core/labels.ts';
 import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
-import { evaluate } from '../eval/evaluate.ts';
+import { evaluate, reportedField } from '../eval/evaluate.ts';
 import { confusionSvg, reportHtml } from '../eval/report.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { TrainingData } from '../train/data.ts';
@@ -87,7 +87,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
   await writeFile(path.join(config.out, 'confusion-fields.svg'), confusionSvg(evaluation.fieldScores, MOA_CLASSES, `held-out fields (${data.split.name})`));
   await writeFile(path.join(config.out, 'confusion-treatments.svg'), confusionSvg(evaluation.treatmentScores, MOA_CLASSES, `held-out treatments (${data.split.name})`));
   const reportBase = `${config.out}.report`;
-  await writeFile(`${reportBase}.json`, JSON.stringify({ metrics, provenance, history: f.history, fields: evaluation.fields, treatments: evaluation.treatments.map((t) => ({ ...t, probabilities: Array.from(t.probabilities) })) }, null, 1));
+  await writeFile(`${reportBase}.json`, JSON.stringify({ metrics, provenance, history: f.history, fields: evaluation.fields.map(reportedField), treatments: evaluation.treatments.map((t) => ({ ...t, probabilities: Array.from(t.probabilities) })) }, null, 1));
   await writeFile(
     `${reportBase}.html`,
     reportHtml({ title: `MoA Lens training report: ${config.name}`, classes: MOA_CLASSES, fieldScores: evaluation.fieldScores, treatmentScores: evaluation.treatmentScores, history: f.history, facts: { split: data.split.name, steps: f.steps, 'field accuracy': metrics.fieldAccuracy, 'treatment accuracy': metrics.treatmentAccuracy, 'quantisation agreement': agreement } }),
