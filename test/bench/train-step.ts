@@ -134,13 +134,13 @@ export async function benchBackpropFilter(log: (l: string) => void = console.log
 }
 
 /** One profiled step (tf.profile): time inside all kernels and inside the native backend's own kernels. */
-async function profileStep(gradient: () => Float32Array, apply: (g: Float32Array) => void): Promise<StepProfile> {
+async function profileStep(gradient: () => Promise<Float32Array>, apply: (g: Float32Array) => void): Promise<StepProfile> {
   const native = new Set(NATIVE_KERNEL_NAMES);
   let wallMs = 0;
   let gradientMs = 0;
-  const info = await tf.profile(() => {
+  const info = await tf.profile(async () => {
     const t0 = performance.now();
-    const g = gradient();
+    const g = await gradient();
     const t1 = performance.now();
     apply(g);
     gradientMs = t1 - t0;
@@ -171,9 +171,9 @@ async function stepWorker(job: StepJob): Promise<StepRow> {
   const data = { images: random(batch * h * w * 3), labels: Int32Array.from({ length: batch }, (_, k) => k % 13), weights: new Float32Array(batch).fill(1), height: h, width: w, channels: 3 };
   // As in the training loop: the gradient lands in one buffer reused every step (it is then allreduced in place).
   const fused = new Float32Array(layout.total);
-  const gradient = () => computeGradient(model, layout, data, 0.1, fused).gradient;
+  const gradient = async () => (await computeGradient(model, layout, data, 0.1, fused)).gradient;
   const apply = (g: Float32Array) => optimizer.apply(g, 0.001);
-  const timed = await timeCalls(() => apply(gradient()), job.maxSteps, job.seconds);
+  const timed = await timeCalls(async () => apply(await gradient()), job.maxSteps, job.seconds);
   const profile = job.profile ? await profileStep(gradient, apply) : undefined;
   optimizer.dispose();
   model.dispose();

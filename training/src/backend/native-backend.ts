@@ -384,11 +384,14 @@ export function nativeMomentumStep(w: tf.Variable, velocity: tf.Variable, gradie
   return true;
 }
 
-/** Copies a tensor's values into `out` at `offset` without handing its buffer to the caller (it may be pooled). */
-export function copyValuesInto(t: tf.Tensor, out: Float32Array, offset = 0): void {
+/**
+ * Copies a tensor's values into `out` at `offset` without handing its buffer to the caller (it may be pooled);
+ * other backends through data(), the only read a GPU backend (WebGPU in Node) has.
+ */
+export async function copyValuesInto(t: tf.Tensor, out: Float32Array, offset = 0): Promise<void> {
   const backend = tf.engine().backend;
   const values = backend instanceof NativeBackend ? floats(backend, t) : null;
-  out.set(values ?? (t.dataSync() as Float32Array), offset);
+  out.set(values ?? ((await t.data()) as Float32Array), offset);
 }
 
 let registered = false;

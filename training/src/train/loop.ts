@@ -77,7 +77,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
   // Rank 0's initial weights go to every rank; then resume (rank 0's checkpoint, broadcast) if asked.
   let step = 0;
   let history: HistoryPoint[] = [];
-  const weights = readFlat(layout);
+  const weights = await readFlat(layout);
   const velocity = new Float32Array(layout.total);
   const position = new Float32Array(1);
   if (config.resume && isRoot) {
@@ -130,7 +130,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
         sampleWeights[k] = weightsByClass ? weightsByClass[batch.labels[k]] : 1;
       }
       const stepBatch: StepBatch = { images, labels: batch.labels, weights: sampleWeights, height: input.height, width: input.width, channels: c };
-      const { loss } = computeGradient(model, layout, stepBatch, config.labelSmoothing, fused.subarray(0, layout.total));
+      const { loss } = await computeGradient(model, layout, stepBatch, config.labelSmoothing, fused.subarray(0, layout.total));
       fused[layout.total] = loss;
       await world.allreduceMean(fused, `step ${step + 1}`, watchdog.stepLimitMs());
       const reduced = performance.now();
@@ -159,7 +159,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
         }
         await appendFile(config.log, JSON.stringify({ ...point, time: new Date().toISOString() }) + '\n');
         if (step % config.checkpointEvery === 0 || step === totalSteps) {
-          await saveCheckpoint(config.checkpointDir, { step, epoch: Math.floor(step / stepsPerEpoch), stepInEpoch: step % stepsPerEpoch, rngState: config.seed, config: { ...config }, history, weights: readFlat(layout), velocity: optimizer.velocityFlat() }, config.keepCheckpoints);
+          await saveCheckpoint(config.checkpointDir, { step, epoch: Math.floor(step / stepsPerEpoch), stepInEpoch: step % stepsPerEpoch, rngState: config.seed, config: { ...config }, history, weights: await readFlat(layout), velocity: await optimizer.velocityFlat() }, config.keepCheckpoints);
         }
       }
     }

@@ -26,10 +26,10 @@ export function parameterLayout(variables: tf.Variable[]): ParameterLayout {
   return { variables, offsets, total };
 }
 
-/** Every variable's values, concatenated in layout order. */
-export function readFlat(layout: ParameterLayout, tensors: tf.Tensor[] = layout.variables): Float32Array {
+/** Every variable's values, concatenated in layout order (read asynchronously: WebGPU has no synchronous read in Node). */
+export async function readFlat(layout: ParameterLayout, tensors: tf.Tensor[] = layout.variables): Promise<Float32Array> {
   const out = new Float32Array(layout.total);
-  tensors.forEach((t, i) => out.set(t.dataSync() as Float32Array, layout.offsets[i]));
+  for (const [i, t] of tensors.entries()) out.set((await t.data()) as Float32Array, layout.offsets[i]);
   return out;
 }
 
@@ -73,7 +73,7 @@ export class MomentumSgd {
     });
   }
 
-  velocityFlat(): Float32Array {
+  velocityFlat(): Promise<Float32Array> {
     return readFlat(this.layout, this.velocities);
   }
 

@@ -30,9 +30,9 @@ export function smoothedCrossEntropy(probs: tf.Tensor2D, labels: tf.Tensor1D, we
 
 /**
  * Forward + backward on one batch: the loss and the gradient of every trainable variable, fused (layout order)
- * into `out` (a new buffer when not given).
+ * into `out` (a new buffer when not given). Asynchronous because a GPU backend (WebGPU) can only be read back so.
  */
-export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout, batch: StepBatch, smoothing: number, out?: Float32Array): { loss: number; gradient: Float32Array } {
+export async function computeGradient(model: tfl.LayersModel, layout: ParameterLayout, batch: StepBatch, smoothing: number, out?: Float32Array): Promise<{ loss: number; gradient: Float32Array }> {
   const n = batch.labels.length;
   const x = tf.tensor4d(batch.images, [n, batch.height, batch.width, batch.channels]);
   const y = tf.tensor1d(batch.labels, 'int32');
@@ -44,14 +44,16 @@ export function computeGradient(model: tfl.LayersModel, layout: ParameterLayout,
     }, layout.variables);
     const gradient = out ?? new Float32Array(layout.total);
     if (gradient.length !== layout.total) throw new Error(`gradient buffer holds ${gradient.length} values, the model has ${layout.total}`);
-    layout.variables.forEach((v, i) => {
-      const g = grads[v.name];
-      if (!g) throw new Error(`No gradient for ${v.name}`);
-      copyValuesInto(g, gradient, layout.offsets[i]);
-    });
-    const loss = value.dataSync()[0];
-    tf.dispose([value, ...Object.values(grads)]);
-    return { loss, gradient };
+    try {
+      for (const [i, v] of layout.variables.entries()) {
+        const g = grads[v.name];
+        if (!g) throw new Error(`No gradient for ${v.name}`);
+        await copyValuesInto(g, gradient, layout.offsets[i]);
+      }
+      return { loss: (await value.data())[0], gradient };
+    } finally {
+      tf.dispose([value, ...Object.values(grads)]);
+    }
   } finally {
     tf.dispose([x, y, w]);
   }
