@@ -61,6 +61,18 @@ function buildTiff(spec: TiffSpec): Uint8Array {
   return out;
 }
 
+/** Rewrites tag `tag` of the first page of a classic TIFF in place (`edit` gets the entry's position). */
+function patchTag(bytes: Uint8Array, tag: number, edit: (view: DataView, entryAt: number, littleEndian: boolean) => void): void {
+  const le = bytes[0] === 0x49;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ifd = view.getUint32(4, le);
+  for (let i = 0; i < view.getUint16(ifd, le); i++) {
+    const at = ifd + 2 + i * 12;
+    if (view.getUint16(at, le) === tag) return edit(view, at, le);
+  }
+  throw new Error(`tag ${tag} not in the file`);
+}
+
 async function expectError(bytes: Uint8Array, code: TiffErrorCode, name = 'sample.tif'): Promise<TiffDecodeError> {
   const error = await decodeTiff(bytes, name).then(
     () => undefined,
@@ -126,6 +138,33 @@ describe('bad input gives a typed error', () => {
     await expectError(buildTiff({ width: 0, height: 8 }), 'corrupt');
     await expectError(buildTiff({ width: 8, height: 8, stripOffset: 1_000_000 }), 'truncated');
     await expectError(buildTiff({ width: 8, height: 8, compression: 8, pixels: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }), 'corrupt');
+  });
+
+  test('Zstandard (50000) claimed for data that is not Zstandard: an error, not a plane of zeros (real file, tag patched)', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(realRoot, 'codecs/shapes_uncompressed.tif')));
+    patchTag(bytes, 259, (view, at, le) => view.setUint16(at + 8, 50000, le));
+    const e = await expectError(bytes, 'corrupt', 'shapes_50000.tif');
+    expect(e.message).toMatch(/Zstandard/);
+    await expectError(buildTiff({ width: 8, height: 8, compression: 50005 }), 'unsupported');
+  });
+
+  test('zeroed StripOffsets (real file) point into the header: an error, not the header decoded as pixels', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(realRoot, 'cellprofiler-examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif')));
+    patchTag(bytes, 273, (view, at, le) => {
+      const count = view.getUint32(at + 4, le);
+      const type = view.getUint16(at + 2, le);
+      const size = type === 3 ? 2 : 4;
+      if (count * size <= 4) view.setUint32(at + 8, 0, le);
+      else for (let k = 0, o = view.getUint32(at + 8, le); k < count; k++) size === 2 ? view.setUint16(o + 2 * k, 0, le) : view.setUint32(o + 4 * k, 0, le);
+    });
+    const e = await expectError(bytes, 'corrupt', 'zeroed.tif');
+    expect(e.message).toMatch(/header/);
+  });
+
+  test('a strip that points at the page directory, or past the end of the file, is an error', async () => {
+    const e = await expectError(buildTiff({ width: 8, height: 8, stripOffset: 8 }), 'corrupt');
+    expect(e.message).toMatch(/page directory/);
+    await expectError(buildTiff({ width: 8, height: 8, stripOffset: 2 ** 31 }), 'truncated');
   });
 
   test('a page chain that loops back to itself neither hangs nor fails', async () => {

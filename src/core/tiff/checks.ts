@@ -103,8 +103,39 @@ export function checkMemoryBudget(pages: PageSummary[], maxBytes: number, fileNa
   }
 }
 
-/** Throws unless every strip or tile the page needs lies inside the file. */
-export function checkBlocksInside(page: PageSummary, fileLength: number, fileName: string): void {
+/** Where no strip or tile may lie: the file header and every page directory. */
+export interface ReservedBytes {
+  headerBytes: number;
+  /** Page directories [start, end), sorted by start (they never overlap one another). */
+  directories: [number, number][];
+}
+
+/** The reserved parts of a file, from its structure. */
+export function reservedBytes(structure: { headerBytes: number; pages: PageSummary[] }): ReservedBytes {
+  return { headerBytes: structure.headerBytes, directories: structure.pages.map((p) => p.directory).sort((a, b) => a[0] - b[0]) };
+}
+
+/** The page directory overlapping [start, end), if any (binary search over the sorted directories). */
+function directoryOverlapping(reserved: ReservedBytes, start: number, end: number): [number, number] | undefined {
+  const dirs = reserved.directories;
+  let lo = 0;
+  let hi = dirs.length - 1;
+  let last = -1; // the last directory starting before `end`
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (dirs[mid][0] < end) {
+      last = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return last >= 0 && dirs[last][1] > start ? dirs[last] : undefined;
+}
+
+/**
+ * Throws unless every strip or tile the page needs lies inside the file, after the header and outside
+ * every page directory (a zeroed StripOffsets tag would otherwise decode the header as pixels).
+ */
+export function checkBlocksInside(page: PageSummary, reserved: ReservedBytes, fileLength: number, fileName: string): void {
   if (page.blockWidth <= 0 || page.blockHeight <= 0) {
     throw new TiffDecodeError(fileName, 'corrupt', `"${fileName}" is a damaged TIFF file: its strips or tiles have no size.`);
   }
@@ -118,14 +149,35 @@ export function checkBlocksInside(page: PageSummary, fileLength: number, fileNam
       `"${fileName}" is a damaged TIFF file: it lists ${page.blockOffsets.length} pieces of image data where ${needed} are needed.`,
     );
   }
+  const pieces = page.tiled ? 'tile' : 'strip';
   for (let i = 0; i < needed; i++) {
-    const end = page.blockOffsets[i] + page.blockByteCounts[i];
-    if (page.blockByteCounts[i] > 0 && end > fileLength) {
+    const start = page.blockOffsets[i];
+    const count = page.blockByteCounts[i];
+    if (count === 0) continue; // an empty block reads as zeros (sparse files)
+    const end = start + count;
+    if (start < reserved.headerBytes) {
+      throw new TiffDecodeError(
+        fileName,
+        'corrupt',
+        `"${fileName}" is a damaged TIFF file: ${pieces} ${i} of page ${page.index} points at byte ${start}, inside the file header, not at image data.`,
+        `block ${i} at ${start}+${count}, header ${reserved.headerBytes} bytes`,
+      );
+    }
+    if (end > fileLength) {
       throw new TiffDecodeError(
         fileName,
         'truncated',
         `"${fileName}" is incomplete: the file ends before all of its image data. It may not have finished copying or downloading.`,
         `block ${i} ends at ${end}, file has ${fileLength} bytes`,
+      );
+    }
+    const directory = directoryOverlapping(reserved, start, end);
+    if (directory) {
+      throw new TiffDecodeError(
+        fileName,
+        'corrupt',
+        `"${fileName}" is a damaged TIFF file: ${pieces} ${i} of page ${page.index} overlaps a page directory (bytes ${directory[0]}-${directory[1]}), not image data.`,
+        `block ${i} at ${start}+${count}`,
       );
     }
   }

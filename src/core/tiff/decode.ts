@@ -1,7 +1,7 @@
 // decodeTiff: TIFF bytes -> named channel planes, or a TiffDecodeError saying why not.
 
 import { TiffDecodeError } from '../errors.ts';
-import { checkBlocksInside, checkMemoryBudget, checkPageSupported } from './checks.ts';
+import { checkBlocksInside, checkMemoryBudget, checkPageSupported, reservedBytes } from './checks.ts';
 import { determineLayout, type PagePlacement, type StackLayout } from './layout.ts';
 import { readPageSamples } from './raster.ts';
 import { readTiffStructure, type PageSummary } from './structure.ts';
@@ -52,7 +52,8 @@ async function decodeChecked(input: Uint8Array | ArrayBuffer, fileName: string, 
   const pagesToRead = [...new Set(wanted.map((p) => p.page))].map((i) => structure.pages[i]);
   for (const page of pagesToRead) checkPageSupported(page, fileName);
   checkMemoryBudget(pagesToRead, maxBytes, fileName);
-  for (const page of pagesToRead) checkBlocksInside(page, bytes.byteLength, fileName);
+  const reserved = reservedBytes(structure);
+  for (const page of pagesToRead) checkBlocksInside(page, reserved, bytes.byteLength, fileName);
 
   const notes = [...layout.notes];
   const planesByPage = new Map<number, ChannelPlane[]>();

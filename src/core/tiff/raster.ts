@@ -61,6 +61,18 @@ function readPackedSample(bytes: Uint8Array, bitOffset: number, bits: number): n
   return value;
 }
 
+/** Zstandard frames begin with the magic number 0xFD2FB528; the WASM decoder returns zeros, not an error, for anything else. */
+function checkZstdFrame(block: Uint8Array, fileName: string, index: number): void {
+  if (block.length < 4 || block[0] !== 0x28 || block[1] !== 0xb5 || block[2] !== 0x2f || block[3] !== 0xfd) {
+    throw new TiffDecodeError(
+      fileName,
+      'corrupt',
+      `"${fileName}" is a damaged TIFF file: it says its image data is Zstandard-compressed (compression 50000), but block ${index} is not Zstandard data.`,
+      `block ${index} starts with ${Array.from(block.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}`,
+    );
+  }
+}
+
 /**
  * Decodes every strip or tile of `page` from `file` into one plane per sample (width * height, row-major).
  * `jpegTables` is the page's JPEGTables tag, if any.
@@ -100,6 +112,7 @@ export async function readPageSamples(file: Uint8Array, page: PageSummary, littl
         if (count === 0) continue; // an empty block reads as zeros (sparse files)
         // A copy with its own ArrayBuffer: `.slice()` of a Node Buffer is a view into a shared pool.
         const compressed = new Uint8Array(file.subarray(offset, offset + count)).buffer;
+        if (page.compression === 50000) checkZstdFrame(new Uint8Array(compressed), fileName, index);
         const decoded = new Uint8Array(await decoder.decode(compressed));
         const usedRows = Math.min(rows, height - by * blockHeight);
         const cols = Math.min(blockWidth, width - bx * blockWidth);

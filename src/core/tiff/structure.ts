@@ -29,11 +29,22 @@ export interface PageSummary {
   /** ColorMap (palette) values: all reds, then greens, then blues. */
   colorMap?: number[];
   jpegTables?: Uint8Array;
+  /** XResolution / YResolution (pixels per ResolutionUnit), when stated. */
+  xResolution?: number;
+  yResolution?: number;
+  /** ResolutionUnit: 1 none, 2 inch (the TIFF default), 3 centimetre. */
+  resolutionUnit: number;
+  /** Micro-Manager's per-page metadata (tag 51123): the position index it states, if any. */
+  microManagerPosition?: number;
+  /** Bytes of the page directory itself (entry count, entries, next-page link), [start, end). */
+  directory: [number, number];
 }
 
 export interface TiffStructure {
   littleEndian: boolean;
   bigTiff: boolean;
+  /** Bytes of the file header (8, or 16 for BigTIFF): no strip or tile may start inside it. */
+  headerBytes: number;
   pages: PageSummary[];
 }
 
@@ -183,11 +194,11 @@ export function readTiffStructure(bytes: Uint8Array, fileName: string): TiffStru
       }
       entries.set(tag, { type, count, valueOffset });
     }
-    pages.push(summarisePage(r, pages.length, entries));
+    pages.push(summarisePage(r, pages.length, entries, [offset, nextAt + (bigTiff ? 8 : 4)]));
     offset = r.offsetAt(nextAt);
   }
   if (pages.length === 0) throw corrupt(fileName, 'no page directory');
-  return { littleEndian, bigTiff, pages };
+  return { littleEndian, bigTiff, headerBytes: bigTiff ? 16 : 8, pages };
 }
 
 /** Tags whose damage makes pixels unreadable (others are skipped when out of bounds). */
@@ -215,7 +226,7 @@ function sniffFormat(b: Uint8Array): string | undefined {
   return undefined;
 }
 
-function summarisePage(r: Reader, index: number, entries: Map<number, RawEntry>): PageSummary {
+function summarisePage(r: Reader, index: number, entries: Map<number, RawEntry>, directory: [number, number]): PageSummary {
   const nums = (tag: number): number[] | undefined => {
     const e = entries.get(tag);
     return e ? readEntryValues(r, e) : undefined;
@@ -252,5 +263,16 @@ function summarisePage(r: Reader, index: number, entries: Map<number, RawEntry>)
     pageName: text(285),
     colorMap: nums(320),
     jpegTables: entries.has(347) ? r.bytes.slice(entries.get(347)!.valueOffset, entries.get(347)!.valueOffset + entries.get(347)!.count) : undefined,
+    xResolution: nums(282)?.[0],
+    yResolution: nums(283)?.[0],
+    resolutionUnit: one(296, 2),
+    microManagerPosition: microManagerPosition(text(51123)),
+    directory,
   };
+}
+
+/** The position index in Micro-Manager's per-page JSON ("PositionIndex": 1), without parsing the rest. */
+function microManagerPosition(json: string | undefined): number | undefined {
+  const m = json === undefined ? null : /"PositionIndex"\s*:\s*(\d+)/.exec(json);
+  return m ? Number(m[1]) : undefined;
 }
