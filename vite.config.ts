@@ -23,6 +23,7 @@ const E2E_TESTS = [
   'test/training/native-engine.test.ts', // the native engine's kernel suite against cpu (~40 s)
   'test/training/engine-kernels.test.ts', // WASM training kernels against cpu (~4 s)
   'test/training/engine-train-step.test.ts', // an M-CNN training step, WASM against cpu (~4 s)
+  'test/training/webgpu-kernels.test.ts', // our WebGPU kernels and an M-CNN step on Dawn (SwiftShader here) against cpu (~100 s)
   'test/training/simulate-learnability.test.ts', // the simulator's features on 38 held-out folds (~6 s)
   'test/training/simulate-dataset.test.ts', // the simulator writing a plate of files (~3 s)
   'test/training/data.test.ts', // every test reads a simulated dataset its beforeAll writes (~9 s)
