@@ -4,6 +4,7 @@ import { checkMcnnInputSize } from './mcnn.ts';
 import { validatePreprocessSpec, type PreprocessSpec } from './preprocess.ts';
 import type { TilingSpec } from './tiling.ts';
 
+import { WEIGHT_DTYPES, type WeightDtype } from './weights-encoding.ts';
 export const BUNDLE_FORMAT = 'moa-lens-bundle';
 /** Version 2 records each file's size beside its sha256 and declares its label set; version 1 bundles are still read. */
 export const BUNDLE_VERSION = 2;
@@ -45,8 +46,8 @@ export interface BundleMetadata {
   preprocessing: PreprocessSpec;
   tiling: TilingSpec;
   architecture: { name: 'M-CNN'; widthMultiplier: number; parameters: number };
-  /** How the weights are stored: float32, or quantised in the TF.js manifest. */
-  weights: { dtype: 'float32' | 'float16' | 'uint8'; bytes: number };
+  /** How the weights are stored: float32, quantised as TF.js does (float16, per-tensor uint8), or 8-bit per output channel (src/core/weights-encoding.ts). */
+  weights: { dtype: WeightDtype; bytes: number };
   /** Where the weights came from: data, recipe, metrics. `trained: false` marks a placeholder. */
   provenance: { trained: boolean; summary: string; [key: string]: unknown };
   /** sha256 (hex) and size of model.json and of every weight shard (version 1: the sha256 alone). */
@@ -174,7 +175,7 @@ function checkMeaning(m: BundleMetadata): void {
   const { widthMultiplier, parameters } = m.architecture;
   if (!(typeof widthMultiplier === 'number' && widthMultiplier > 0 && Number.isFinite(widthMultiplier))) throw new Error(`the width multiplier must be positive, got ${String(widthMultiplier)}.`);
   if (!isCount(parameters) || parameters === 0) throw new Error(`the parameter count must be a positive integer, got ${String(parameters)}.`);
-  if (!isObject(m.weights) || !['float32', 'float16', 'uint8'].includes(m.weights.dtype) || !isCount(m.weights.bytes)) throw new Error('weights must give a dtype (float32, float16, uint8) and a byte count.');
+  if (!isObject(m.weights) || !(WEIGHT_DTYPES as readonly unknown[]).includes(m.weights.dtype) || !isCount(m.weights.bytes)) throw new Error(`weights must give a dtype (${WEIGHT_DTYPES.join(', ')}) and a byte count.`);
   if (!isObject(m.provenance) || typeof m.provenance.trained !== 'boolean' || typeof m.provenance.summary !== 'string') throw new Error('provenance must say whether the model is trained and give a summary.');
 }
 

@@ -22,6 +22,7 @@ import {
   type ExpectedSize,
   type OpenBundleFile,
 } from './bundle-format.ts';
+import { decodePerChannelWeights, perChannelProblem, storedBytesPerValue } from './weights-encoding.ts';
 import { bundleTrust, signMetadata, type BundleTrust, type SigningKey, type TrustRoots } from './bundle-trust.ts';
 
 export { BUNDLE_VERSION, BundleError, METADATA_FILE, MissingBundleFile, MODEL_FILE, SIGNATURE_FILE, type BundleFile, type BundleMetadata, type OpenBundleFile } from './bundle-format.ts';
@@ -37,13 +38,6 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Bytes per value of a stored weight, after quantisation. */
-function storedBytesPerValue(spec: tf.io.WeightsManifestEntry): number {
-  const q = spec.quantization?.dtype;
-  if (q === 'uint8') return 1;
-  if (q === 'uint16' || q === 'float16') return 2;
-  return 4;
-}
 
 /** moa-lens.json as a writer takes it: `labelSet` defaults to the BBBC021 MoA set; files, format and version are filled in. */
 export type BundleMetadataInput = Omit<BundleMetadata, 'files' | 'format' | 'version' | 'labelSet'> & { labelSet?: BundleMetadata['labelSet'] };
@@ -160,7 +154,7 @@ export async function loadBundle(open: OpenBundleFile, options: LoadBundleOption
   if (left !== 0) throw new BundleError(`${label}: the weight files hold ${weightBytes - left} bytes but the manifest's shapes need ${weightBytes}.`);
 
   checkTopology(modelJson.modelTopology, metadata, label);
-  const weightData = concatWeightData(shards.map((s) => s.slice().buffer));
+  const decoded = decodePerChannelWeights(specs, concatWeightData(shards.map((s) => s.slice().buffer)));
   return {
     metadata,
     hash,
@@ -168,8 +162,8 @@ export async function loadBundle(open: OpenBundleFile, options: LoadBundleOption
     bytes: metaBytes.length + modelBytes.length + weightBytes,
     artifacts: {
       modelTopology: modelJson.modelTopology,
-      weightSpecs: specs,
-      weightData: weightData.buffer as ArrayBuffer,
+      weightSpecs: decoded.specs,
+      weightData: decoded.weightData.buffer as ArrayBuffer,
       format: modelJson.format,
       generatedBy: modelJson.generatedBy,
       convertedBy: modelJson.convertedBy,
@@ -209,6 +203,8 @@ function readManifest(modelJson: tf.io.ModelJSON, metadata: BundleMetadata, labe
 function checkTopology(topology: unknown, metadata: BundleMetadata, label: string): void {
   const layers = ((topology as { config?: { layers?: LayerConfigJson[] } })?.config?.layers ?? []) as LayerConfigJson[];
   const inputLayer = layers.find((l) => l.class_name === 'InputLayer');
+    const problem = perChannelProblem(s);
+    if (problem) throw new BundleError(`${label}: ${MODEL_FILE}: ${problem}.`);
   const shape = inputLayer?.config?.batch_input_shape;
   const { height, width, channels } = metadata.input;
   if (!shape || shape[1] !== height || shape[2] !== width || shape[3] !== channels)

@@ -3,6 +3,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { METADATA_FILE, sha256Hex, writeBundleFiles, type BundleMetadataInput } from '../../../src/core/bundle.ts';
 import type { SigningKey } from '../../../src/core/bundle-trust.ts';
+import { decodePerChannelWeights } from '../../../src/core/weights-encoding.ts';
 import { writeBundleDir } from '../bundle-fs.ts';
 import { quantizeArtifacts, type WeightDtype } from './quantize.ts';
 
@@ -18,7 +19,10 @@ export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype):
   let saved: tf.io.ModelArtifacts | undefined;
   await model.save({ save: async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
   const artifacts = quantizeArtifacts(saved!, dtype);
-  return { dtype, artifacts, model: await tfl.loadLayersModel({ load: async () => artifacts }), bytes: (artifacts.weightData as ArrayBuffer).byteLength };
+  const stored = new Uint8Array(artifacts.weightData as ArrayBuffer);
+  const decoded = decodePerChannelWeights(artifacts.weightSpecs ?? [], stored);
+  const asLoaded = { ...artifacts, weightSpecs: decoded.specs, weightData: decoded.weightData.buffer as ArrayBuffer };
+  return { dtype, artifacts, model: await tfl.loadLayersModel({ load: async () => asLoaded }), bytes: stored.byteLength };
 }
 
 /** Writes the bundle folder atomically (temp folder + rename), signed when given a key; returns the sha256 of its moa-lens.json. */

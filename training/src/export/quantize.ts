@@ -1,7 +1,42 @@
-// Weight quantisation for download: float16 or 8-bit per-tensor affine, in the stock TF.js weights manifest.
+// Weight quantisation for download: float16 or 8-bit per-tensor affine, in the stock TF.js weights manifest, or
+// 8-bit per output channel (kernels; biases stay float32), which the verifying loader decodes (src/core/weights-encoding.ts).
 import type * as tf from '@tensorflow/tfjs-core';
+import type { PerChannelQuantization, WeightDtype } from '../../../src/core/weights-encoding.ts';
 
-export type WeightDtype = 'float32' | 'float16' | 'uint8';
+export type { WeightDtype } from '../../../src/core/weights-encoding.ts';
+
+/**
+ * The affine 8-bit code of the values in [lo, hi] widened to hold 0 (so 0 is exact: biases start at zero, ReLU nets
+ * care about exact zeros): value = (q - zeroPoint) * scale.
+ */
+function affineUint8(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const min = Math.min(lo, 0);
+  const max = Math.max(hi, 0);
+  const scale = max > min ? (max - min) / 255 : 1;
+  return { scale, zeroPoint: Math.round(-min / scale) };
+}
+
+function encodeUint8(value: number, scale: number, zeroPoint: number): number {
+  return Math.max(0, Math.min(255, Math.round(value / scale) + zeroPoint));
+}
+
+/** A kernel (rank >= 2) as 8-bit codes with one scale and zero point per output channel (the last axis). */
+function quantizePerChannel(w: Float32Array, channels: number): { codes: Uint8Array; quantization: PerChannelQuantization } {
+  const lo = new Float64Array(channels).fill(Infinity);
+  const hi = new Float64Array(channels).fill(-Infinity);
+  for (let i = 0; i < w.length; i++) {
+    const c = i % channels;
+    if (w[i] < lo[c]) lo[c] = w[i];
+    if (w[i] > hi[c]) hi[c] = w[i];
+  }
+  const params = Array.from({ length: channels }, (_, c) => affineUint8(lo[c], hi[c]));
+  const codes = new Uint8Array(w.length);
+  for (let i = 0; i < w.length; i++) {
+    const { scale, zeroPoint } = params[i % channels];
+    codes[i] = encodeUint8(w[i], scale, zeroPoint);
+  }
+  return { codes, quantization: { dtype: 'uint8-per-channel', scales: params.map((p) => p.scale), zeroPoints: params.map((p) => p.zeroPoint) } };
+}
 
 /** IEEE 754 half from a float32, round to nearest even (overflow -> inf, tiny -> subnormal/zero). */
 export function toHalf(value: number): number {
@@ -32,7 +67,8 @@ export function toHalf(value: number): number {
 
 /**
  * Re-encodes float32 model artifacts with quantised weights. uint8: per tensor, q = round((w - min) / scale),
- * dequantised by TF.js's stock loader as q * scale + min. (The stock manifest has no per-channel form.)
+ * dequantised by TF.js's stock loader as q * scale + min. uint8-per-channel: kernels per output channel as above
+ * (the stock manifest has no per-channel form, so only the verifying loader reads it), biases float32.
  */
 export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, dtype: WeightDtype): tf.io.ModelArtifacts {
   if (dtype === 'float32') return artifacts;
@@ -53,21 +89,25 @@ export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, dtype: Weight
       chunks.push(new Uint8Array(out.buffer));
       return { ...spec, quantization: { dtype: 'float16' as const } };
     }
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      if (w[i] < min) min = w[i];
-      if (w[i] > max) max = w[i];
+    if (dtype === 'uint8-per-channel') {
+      if (spec.shape.length < 2) {
+        chunks.push(new Uint8Array(w.slice().buffer));
+        return spec;
+      }
+      const { codes, quantization } = quantizePerChannel(w, spec.shape[spec.shape.length - 1]);
+      chunks.push(codes);
+      return { ...spec, quantization: quantization as unknown as tf.io.WeightsManifestEntry['quantization'] };
     }
-    if (n === 0) min = max = 0;
-    // Make 0 exactly representable (biases start at zero; ReLU nets care about exact zeros).
-    min = Math.min(min, 0);
-    max = Math.max(max, 0);
-    const scale = max > min ? (max - min) / 255 : 1;
-    const zeroPoint = Math.round(-min / scale);
-    min = -zeroPoint * scale;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (w[i] < lo) lo = w[i];
+      if (w[i] > hi) hi = w[i];
+    }
+    const { scale, zeroPoint } = n === 0 ? { scale: 1, zeroPoint: 0 } : affineUint8(lo, hi);
+    const min = -zeroPoint * scale;
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = Math.max(0, Math.min(255, Math.round((w[i] - min) / scale)));
+    for (let i = 0; i < n; i++) out[i] = encodeUint8(w[i], scale, zeroPoint);
     chunks.push(out);
     return { ...spec, quantization: { dtype: 'uint8' as const, scale, min } };
   });

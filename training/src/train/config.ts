@@ -1,5 +1,6 @@
 // Trainer settings: defaults, command-line parsing and validation, failing before any work is done.
 import { checkMcnnInputSize } from '../../../src/core/mcnn.ts';
+import { WEIGHT_DTYPES, type WeightDtype } from '../../../src/core/weights-encoding.ts';
 import { ConfigError } from '../util/cli.ts';
 import { SCHEDULE_2018 } from './schedule.ts';
 
@@ -40,7 +41,7 @@ export interface TrainConfig {
   keepCheckpoints: number;
   resume: boolean;
   log: string;
-  quantize: 'float32' | 'float16' | 'uint8';
+  quantize: WeightDtype;
   maxSteps: number;
   cacheDir: string;
   /** Stop with an error after a step whose loss exceeds this (or is not finite). */
@@ -94,7 +95,7 @@ const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   classWeighting: ['inverse-frequency', 'balanced-sampling', 'none'],
   split: ['loco', 'random'],
   backend: ['auto', 'tfjs-node', 'native', 'wasm', 'webgpu', 'cpu'],
-  quantize: ['float32', 'float16', 'uint8'],
+  quantize: WEIGHT_DTYPES,
 };
 
 export const USAGE = `npm run train -- --data <BBBC021 root> --out <bundle dir> [--input-size HxW] [--epochs N] [options]
