@@ -1,6 +1,6 @@
 // Field input -> channel planes in the bundle's channel order: read bytes, sniff the format, decode (TIFF or PNG/JPEG).
-import { FieldError } from '../core/errors.ts';
-import { decodeTiff } from '../core/tiff/index.ts';
+import { FieldError, TiffDecodeError } from '../core/errors.ts';
+import { checkBeforeReading, DEFAULT_MAX_DECODE_BYTES, decodeTiff, formatFileSize, uniformValue } from '../core/tiff/index.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane } from '../core/preprocess.ts';
 import type { FieldInput, ImageBytes } from './types.ts';
@@ -8,6 +8,8 @@ import type { FieldInput, ImageBytes } from './types.ts';
 export interface DecodedField {
   planes: PixelPlane[];
   notes: string[];
+  /** Things that make the prediction doubtful without stopping it (a blank channel), naming the file. */
+  warnings: string[];
   readMs: number;
   decodeMs: number;
 }
@@ -23,12 +25,33 @@ export function sniffImageKind(bytes: Uint8Array): ImageKind {
   return 'unknown';
 }
 
+/**
+ * The whole file, once its size (and, for a TIFF, its first page's declared size) is known to be within
+ * the decode limit: a file above it is refused from a few header bytes, naming its size and the limit.
+ */
 async function readBytes(source: ImageBytes, name: string): Promise<Uint8Array> {
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  const readSlice = async (offset: number, length: number) => new Uint8Array(await source.slice(offset, offset + length).arrayBuffer());
   try {
-    return source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(await source.arrayBuffer());
+    await checkBeforeReading(readSlice, source.size, name, DEFAULT_MAX_DECODE_BYTES);
   } catch (e) {
-    throw new FieldError('read', `Cannot read "${name}": ${(e as Error).message}`);
+    if (e instanceof TiffDecodeError) throw new FieldError('read', e.message);
+    throw unreadable(source, name, e);
   }
+  try {
+    return new Uint8Array(await source.arrayBuffer());
+  } catch (e) {
+    throw unreadable(source, name, e);
+  }
+}
+
+/** The browser could not read a file it was given (moved, deleted, changed, or more than it can hold). */
+function unreadable(source: Blob, name: string, e: unknown): FieldError {
+  return new FieldError(
+    'read',
+    `Cannot read "${name}" (${formatFileSize(source.size)}): the browser refused to read it. ` +
+      `It may have been moved, renamed or changed since it was dropped; drop it again. (${(e as Error).name}: ${(e as Error).message})`,
+  );
 }
 
 /** PNG/JPEG through the browser's decoder: R, G, B planes (8-bit). */
@@ -76,14 +99,29 @@ function nameOf(source: ImageBytes, fallback: string): string {
   return (source as File).name || fallback;
 }
 
+/** A warning for a plane that holds no image (every pixel one value): a dropped channel or a damaged file, not a reason to stop. */
+function blankPlaneWarning(plane: PixelPlane, what: string, channel: ChannelName): string | undefined {
+  const value = uniformValue(plane.data);
+  if (value === undefined) return undefined;
+  const content = value === 0 ? 'every pixel is 0' : `every pixel has the value ${value}`;
+  return `${what}, used as ${channel}, is blank (${content}): the prediction does not rest on a real ${channel} image.`;
+}
+
 /** Reads and decodes one field into planes ordered as `channels` (the bundle's channel order). */
 export async function readField(field: FieldInput, channels: readonly ChannelName[]): Promise<DecodedField> {
+  const decoded = await readFieldPlanes(field, channels);
+  const warnings = decoded.planes.flatMap((plane, i) => blankPlaneWarning(plane, decoded.sources[i], channels[i]) ?? []);
+  return { planes: decoded.planes, notes: decoded.notes, warnings, readMs: decoded.readMs, decodeMs: decoded.decodeMs };
+}
+
+/** The field's planes with, per plane, the words naming where it came from ("a.tif", "channel 2 of a.tif"). */
+async function readFieldPlanes(field: FieldInput, channels: readonly ChannelName[]): Promise<Omit<DecodedField, 'warnings'> & { sources: string[] }> {
   const notes: string[] = [];
   let readMs = 0;
   let decodeMs = 0;
   if ('planes' in field) {
     if (field.planes.length !== channels.length) throw new FieldError('decode', `Field ${field.id} has ${field.planes.length} planes; the model needs ${channels.length}.`);
-    return { planes: field.planes, notes, readMs, decodeMs };
+    return { planes: field.planes, notes, readMs, decodeMs, sources: channels.map((c) => `the ${c} plane of field ${field.id}`) };
   }
   if ('file' in field) {
     const name = field.name ?? nameOf(field.file, field.id);
@@ -100,8 +138,9 @@ export async function readField(field: FieldInput, channels: readonly ChannelNam
       if (!plane) throw new FieldError('decode', `"${name}" has ${all.length} channel(s); channel ${index} (for ${channels[i]}) does not exist.`);
       return plane;
     });
-    return { planes, notes, readMs, decodeMs };
+    return { planes, notes, readMs, decodeMs, sources: order.map((index) => `channel ${index + 1} of "${name}"`) };
   }
+  const sources: string[] = [];
   const planes: PixelPlane[] = [];
   for (const channel of channels) {
     const source = field.channels[channel];
@@ -115,6 +154,7 @@ export async function readField(field: FieldInput, channels: readonly ChannelNam
     decodeMs += performance.now() - t;
     if (decoded.length > 1) notes.push(`${name}: holds ${decoded.length} channels; the first is used as ${channel}.`);
     planes.push(decoded[0]);
+    sources.push(`"${name}"`);
   }
-  return { planes, notes, readMs, decodeMs };
+  return { planes, notes, readMs, decodeMs, sources };
 }

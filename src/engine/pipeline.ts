@@ -46,6 +46,7 @@ function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedFi
     },
     timings: { readMs: decoded.readMs, decodeMs: decoded.decodeMs, preprocessMs: prediction.preprocessMs, inferMs: prediction.inferMs },
     notes: decoded.notes,
+    warnings: decoded.warnings,
   };
 }
 
@@ -82,5 +83,6 @@ export async function displayField(field: FieldInput, channels: readonly Channel
     sourceHeight: decoded.planes[0].height,
     sourceWidth: decoded.planes[0].width,
     notes: decoded.notes,
+    warnings: decoded.warnings,
   };
 }

@@ -173,6 +173,8 @@ export interface FieldSuccess {
   timings: FieldTimings;
   /** Decoder notes worth showing (palette expanded, pages skipped...). */
   notes: string[];
+  /** What makes this prediction doubtful without stopping it (a blank channel), each naming the file. */
+  warnings: string[];
 }
 
 export interface FieldFailure {
@@ -223,6 +225,8 @@ export interface FieldDisplay {
   sourceWidth: number;
   /** Decoder notes worth showing. */
   notes: string[];
+  /** What makes the field doubtful (a blank channel), as in FieldSuccess. */
+  warnings: string[];
 }
 
 export interface DisplayOptions {

@@ -21,7 +21,7 @@ function ok(id: string, p: Float32Array): FieldResult {
     id, ok: true, probabilities: p, predicted: best, predictedLabel: classes[best], confidence: p[best],
     top3: [{ index: best, label: classes[best], probability: p[best] }],
     tileProbabilities: p, features: new Float32Array(4), tiles: { fieldHeight: 1, fieldWidth: 1, sourceHeight: 1, sourceWidth: 1, binning: 1, tileHeight: 1, tileWidth: 1, rows: 1, cols: 1, tiles: [{ y: 0, x: 0, validHeight: 1, validWidth: 1 }] },
-    timings: { readMs: 0, decodeMs: 0, preprocessMs: 0, inferMs: 0 }, notes: [],
+    timings: { readMs: 0, decodeMs: 0, preprocessMs: 0, inferMs: 0 }, notes: [], warnings: [],
   };
 }
 

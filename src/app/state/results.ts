@@ -39,6 +39,8 @@ export interface FieldRow extends FieldInfo {
   /** Why the field failed, naming the file. */
   message?: string;
   notes?: string[];
+  /** What makes the prediction doubtful (a blank channel...), each naming the file: shown on the row. */
+  warnings?: string[];
 }
 
 export function pendingRow(info: FieldInfo, classes: readonly string[]): FieldRow {
@@ -62,6 +64,7 @@ export function applyResult(row: FieldRow, result: FieldResult): FieldRow {
     features: result.features,
     correct: row.label === undefined ? undefined : row.label === result.predicted,
     notes: result.notes,
+    warnings: result.warnings,
   };
 }
 

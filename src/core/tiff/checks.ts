@@ -1,4 +1,5 @@
-// Refuses pages this app cannot decode, and pages that would not fit the memory budget, before decoding.
+// Refuses pages this app cannot decode, and pages that would not fit the memory budget, before decoding;
+// after decoding, finds planes that hold no image (every pixel the same value).
 
 import { TiffDecodeError } from '../errors.ts';
 import type { PageSummary } from './structure.ts';
@@ -90,17 +91,19 @@ export function pageDecodeBytes(page: PageSummary): number {
 /** Throws `too-large` when the pages together would need more than `maxBytes` of decoded pixels. */
 export function checkMemoryBudget(pages: PageSummary[], maxBytes: number, fileName: string): void {
   const total = pages.reduce((sum, p) => sum + pageDecodeBytes(p), 0);
-  if (total > maxBytes) {
-    const p = pages[0];
-    throw new TiffDecodeError(
-      fileName,
-      'too-large',
-      `"${fileName}" is too large to open here: ${p.width} x ${p.height} pixels` +
-        (pages.length > 1 ? ` in ${pages.length} planes` : '') +
-        ` would need about ${Math.ceil(total / 2 ** 20)} MiB, more than the ${Math.floor(maxBytes / 2 ** 20)} MiB allowed.`,
-      `needs ${total} bytes, budget ${maxBytes}`,
-    );
-  }
+  if (total > maxBytes) throw tooLargeToDecode(fileName, pages[0].width, pages[0].height, pages.length, total, maxBytes);
+}
+
+/** The `too-large` error for `planes` planes of width x height needing `bytes` of decoded pixels. */
+export function tooLargeToDecode(fileName: string, width: number, height: number, planes: number, bytes: number, maxBytes: number): TiffDecodeError {
+  return new TiffDecodeError(
+    fileName,
+    'too-large',
+    `"${fileName}" is too large to open here: ${width} x ${height} pixels` +
+      (planes > 1 ? ` in ${planes} planes` : '') +
+      ` would need about ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${Math.floor(maxBytes / 2 ** 20)} MiB allowed.`,
+    `needs ${bytes} bytes, budget ${maxBytes}`,
+  );
 }
 
 /** Where no strip or tile may lie: the file header and every page directory. */
@@ -181,4 +184,12 @@ export function checkBlocksInside(page: PageSummary, reserved: ReservedBytes, fi
       );
     }
   }
+}
+
+/** The value every pixel of a plane holds, or undefined when the plane holds an image (two values differ, or it is empty). */
+export function uniformValue(data: ArrayLike<number>): number | undefined {
+  if (data.length === 0) return undefined;
+  const first = data[0];
+  for (let i = 1; i < data.length; i++) if (data[i] !== first) return undefined;
+  return first;
 }
