@@ -189,6 +189,8 @@ function readManifest(modelJson: tf.io.ModelJSON, metadata: BundleMetadata, labe
   if (unused.length) throw new BundleError(`${label}: ${METADATA_FILE} lists ${unused.join(', ')}, which ${MODEL_FILE} does not use.`);
   let weightBytes = 0;
   for (const s of specs) {
+    const problem = perChannelProblem(s);
+    if (problem) throw new BundleError(`${label}: ${MODEL_FILE}: ${problem}.`);
     const values = Array.isArray(s?.shape) && s.shape.every((d) => Number.isSafeInteger(d) && d >= 0) ? s.shape.reduce((a, b) => a * b, 1) : NaN;
     weightBytes += values * storedBytesPerValue(s);
   }
@@ -203,8 +205,6 @@ function readManifest(modelJson: tf.io.ModelJSON, metadata: BundleMetadata, labe
 function checkTopology(topology: unknown, metadata: BundleMetadata, label: string): void {
   const layers = ((topology as { config?: { layers?: LayerConfigJson[] } })?.config?.layers ?? []) as LayerConfigJson[];
   const inputLayer = layers.find((l) => l.class_name === 'InputLayer');
-    const problem = perChannelProblem(s);
-    if (problem) throw new BundleError(`${label}: ${MODEL_FILE}: ${problem}.`);
   const shape = inputLayer?.config?.batch_input_shape;
   const { height, width, channels } = metadata.input;
   if (!shape || shape[1] !== height || shape[2] !== width || shape[3] !== channels)
