@@ -47,7 +47,7 @@ describe('trainer learns and exports a bundle that predicts the same after reloa
   });
 
   it('beats chance on compounds it never saw, per field and per treatment', () => {
-    expect(report.metrics.split).toBe('loco-folds:0/3');
+    expect(report.metrics.split).toBe('grouped:0/3');
     expect(report.metrics.heldOutFields).toBeGreaterThan(100);
     expect(report.metrics.fieldAccuracy).toBeGreaterThan(2 * CHANCE);
     expect(report.metrics.treatmentAccuracy).toBeGreaterThan(2 * CHANCE);

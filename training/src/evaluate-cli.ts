@@ -6,7 +6,7 @@ import { readBundleDir } from './bundle-fs.ts';
 import { selectBackend } from './backend/select.ts';
 import { evaluate, reportedField } from './eval/evaluate.ts';
 import { reportHtml } from './eval/report.ts';
-import { ConfigError, DEFAULTS, type TrainConfig } from './train/config.ts';
+import { ConfigError, DEFAULTS, recordedTrainConfig, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
 import { formatPercent } from './util/format.ts';
 import { EXIT, exitCodesHelp, fail, ModelFileError, startCli } from './util/cli.ts';
@@ -50,7 +50,7 @@ try {
     throw new BundleError(`refusing to evaluate ${args.bundle}: it is unverified (${bundle.trust.detail}), so its classes and preprocessing may not be what it was trained with. Pass ${ALLOW_UNVERIFIED} to run it anyway.`);
   const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
   console.log(`model: ${meta.name} (${bundle.hash.slice(0, 12)}), input ${meta.input.height}x${meta.input.width}, binning ${meta.preprocessing.binning}${meta.provenance.trained ? '' : ', UNTRAINED placeholder'}`);
-  const recipe = (meta.provenance.recipe ?? {}) as Partial<TrainConfig>;
+  const recipe = recordedTrainConfig((meta.provenance.recipe ?? {}) as Record<string, unknown>);
   const config: TrainConfig = { ...DEFAULTS, ...recipe, data: args.data, out: '', cacheDir: '', inputHeight: meta.input.height, inputWidth: meta.input.width };
   if (args.fields === 'held-out' && !meta.provenance.recipe) throw new ConfigError(`${args.bundle} records no training recipe, so its held-out fold is unknown; use --fields all.`);
   const data = await prepareData(config, meta.preprocessing);

@@ -7,7 +7,7 @@ import { buildMcnn } from '../../src/core/mcnn.ts';
 import { selectBackend } from './backend/select.ts';
 import { evaluateAndExport } from './export/finish.ts';
 import { latestCheckpoint, readCheckpoint } from './train/checkpoint.ts';
-import { ConfigError, DEFAULTS, parseTrainArgs, validateTrainConfig, type TrainConfig } from './train/config.ts';
+import { ConfigError, DEFAULTS, parseTrainArgs, recordedTrainConfig, validateTrainConfig, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
 import type { HistoryPoint } from './train/loop.ts';
 import { parameterLayout, writeFlat } from './train/optimizer.ts';
@@ -51,7 +51,7 @@ try {
   if (!found) throw new ModelFileError(`no valid checkpoint in ${source}.`);
   const { file, checkpoint } = found;
   // The per-rank batch belongs to the run's world size, not to this single process.
-  const config = validateTrainConfig({ ...DEFAULTS, ...(checkpoint.config as Partial<TrainConfig>), batchPerRank: 0, ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
+  const config = validateTrainConfig({ ...DEFAULTS, ...recordedTrainConfig(checkpoint.config), batchPerRank: 0, ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
   checkOutFolder(config.out); // an existing folder that is not a bundle is refused before any work, never deleted
   console.log(`checkpoint: ${file} (step ${checkpoint.step}, epoch ${checkpoint.epoch})`);
 

@@ -6,7 +6,8 @@ import { buildMcnn } from '../../src/core/mcnn.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { binnedSize } from '../../src/core/preprocess.ts';
 import { tileField } from '../../src/core/tiling.ts';
-import { parseTrainArgs, USAGE, validateTrainConfig } from './train/config.ts';
+import { parseTrainArgs, recipeBase, USAGE, validateTrainConfig } from './train/config.ts';
+import { describeRecipe } from './train/recipe.ts';
 import { checkTrainPaths } from './train/paths.ts';
 import { createWorld } from './train/world.ts';
 import { prepareData } from './train/data.ts';
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
   const isRoot = world.rank === 0;
   const log = (line: string) => isRoot && console.log(line);
   log(`world: ${world.describe()}`);
+  log(describeRecipe(config, recipeBase(config.recipe)));
   if (world.size > 1) log(watchdog.describe());
   // Threads: --threads, else MOA_THREADS (train:cluster sets it), else the cores this rank is bound to, else the
   // machine's cores shared among the ranks (unbound ranks on one machine).

@@ -3,6 +3,8 @@ import { checkMcnnInputSize } from '../../../src/core/mcnn.ts';
 import { WEIGHT_DTYPES, type WeightDtype } from '../../../src/core/weights-encoding.ts';
 import { ConfigError } from '../util/cli.ts';
 import { SCHEDULE_2018 } from './schedule.ts';
+import { SPLIT_KINDS, type SplitKind } from '../data/splits.ts';
+import { RECIPE_SETTINGS, RECIPES, type RecipeName } from './recipe.ts';
 
 export { ConfigError };
 
@@ -30,7 +32,16 @@ export interface TrainConfig {
   labelSmoothing: number;
   /** inverse-frequency: per-sample loss weights; balanced-sampling: class-balanced epochs drawn with replacement. */
   classWeighting: 'inverse-frequency' | 'balanced-sampling' | 'none';
-  split: 'loco' | 'random';
+  /** percentile: per image and channel, 0.1-99.9% to [0, 1]; divide: x / divideBy (the 2018 pipeline). */
+  normalisation: 'percentile' | 'divide';
+  divideBy: number;
+  /** Random crop to the input and random flips; off: the centred crop, no flips. */
+  augment: boolean;
+  /** The preset `--recipe` applied before the explicit flags (recorded; 'none': the defaults below). */
+  recipe: RecipeName;
+  /** grouped: K round-robin compound folds; loco: one fold per compound; nscb: loco minus the test week; random: 20% of fields. */
+  split: SplitKind;
+  /** Folds of --split grouped (loco and nscb take theirs from the data). */
   folds: number;
   fold: number;
   seed: number;
@@ -71,7 +82,11 @@ export const DEFAULTS: TrainConfig = {
   weightDecay: 5e-5,
   labelSmoothing: 0.1,
   classWeighting: 'inverse-frequency',
-  split: 'loco',
+  normalisation: 'percentile',
+  divideBy: 65535,
+  augment: true,
+  recipe: 'none',
+  split: 'grouped',
   folds: 5,
   fold: 0,
   seed: 1,
@@ -93,7 +108,9 @@ const FLAG_TO_KEY = new Map(Object.keys(DEFAULTS).map((k) => [kebab(k), k as key
 const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   decay: ['cosine', 'linear', 'none'],
   classWeighting: ['inverse-frequency', 'balanced-sampling', 'none'],
-  split: ['loco', 'random'],
+  normalisation: ['percentile', 'divide'],
+  recipe: RECIPES,
+  split: SPLIT_KINDS,
   backend: ['auto', 'tfjs-node', 'native', 'wasm', 'webgpu', 'cpu'],
   quantize: WEIGHT_DTYPES,
 };
@@ -104,11 +121,35 @@ ${Object.entries(DEFAULTS)
   .map(([k, v]) => `  --${kebab(k)}${CHOICES[k as keyof TrainConfig] ? ` ${CHOICES[k as keyof TrainConfig]!.join('|')}` : ''} [${JSON.stringify(v)}]`)
   .join('\n')}
   --input-size HxW [256x320]   model input, multiples of 64
-  --schedule 2018              the Intel/Novartis 2018 recipe: linear warm-up over 5 epochs, linear decay to 1e-4 by epoch 20`;
+  --recipe 2018                the complete Intel/Novartis 2018 setting (docs/trainer.md): 1024x1280 fields, global batch 256,
+                               0.001 per 8 images scaled to 0.032, 5 warm-up epochs, linear decay to 1e-4 by epoch 20, Nesterov
+                               0.9, weight decay 5e-5, label smoothing 0.1, no class weighting, x / 65535, no augmentation;
+                               flags given beside it override it, wherever they stand
+  --schedule 2018              its learning-rate schedule alone: linear warm-up over 5 epochs, linear decay to 1e-4 by epoch 20
+  --split grouped|loco|nscb|random, --folds K (grouped only), --fold i: docs/trainer.md "Evaluation protocols"`;
 
-/** Parses trainer flags; unknown flags, bad values and impossible combinations throw ConfigError. */
+/** The defaults with a recipe applied: what explicit flags are compared against. */
+export function recipeBase(recipe: RecipeName): TrainConfig {
+  return recipe === 'none' ? { ...DEFAULTS } : { ...DEFAULTS, ...RECIPE_SETTINGS[recipe], recipe };
+}
+
+const SCHEDULE_PRESET: Partial<TrainConfig> = {
+  baseLr: SCHEDULE_2018.baseLr,
+  baseBatch: SCHEDULE_2018.baseBatch,
+  warmupEpochs: SCHEDULE_2018.warmupEpochs,
+  decay: SCHEDULE_2018.decay,
+  finalLr: SCHEDULE_2018.finalLr,
+  epochs: SCHEDULE_2018.epochs,
+};
+
+/**
+ * Parses trainer flags; unknown flags, bad values and impossible combinations throw ConfigError. The presets
+ * (--recipe, then --schedule) apply first, the other flags over them, wherever they stand on the line.
+ */
 export function parseTrainArgs(argv: string[]): TrainConfig {
-  const c: TrainConfig = { ...DEFAULTS };
+  const c: Partial<TrainConfig> = {};
+  let recipe: RecipeName = 'none';
+  let schedule = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new ConfigError(`Unexpected argument "${arg}". ${hint()}`);
@@ -130,7 +171,14 @@ export function parseTrainArgs(argv: string[]): TrainConfig {
     if (flag === 'schedule') {
       const v = takeValue();
       if (v !== '2018') throw new ConfigError(`Unknown --schedule "${v}"; the preset is 2018.`);
-      Object.assign(c, { baseLr: SCHEDULE_2018.baseLr, baseBatch: SCHEDULE_2018.baseBatch, warmupEpochs: SCHEDULE_2018.warmupEpochs, decay: SCHEDULE_2018.decay, finalLr: SCHEDULE_2018.finalLr, epochs: SCHEDULE_2018.epochs });
+      schedule = true;
+      continue;
+    }
+    if (flag === 'recipe') {
+      const v = takeValue();
+      const known = RECIPES.find((r) => r === v);
+      if (known === undefined) throw new ConfigError(`--recipe must be one of ${RECIPES.join(', ')}; got "${v}".`);
+      recipe = known;
       continue;
     }
     const negated = flag.startsWith('no-') && FLAG_TO_KEY.has(flag.slice(3));
@@ -152,7 +200,7 @@ export function parseTrainArgs(argv: string[]): TrainConfig {
       (c as unknown as Record<string, unknown>)[key] = raw;
     }
   }
-  return c;
+  return { ...recipeBase(recipe), ...(schedule ? SCHEDULE_PRESET : {}), ...c };
 }
 
 const hint = () => 'Run with --help for the list of options.';
@@ -185,7 +233,9 @@ export function validateTrainConfig(c: TrainConfig, worldSize: number, options: 
   positiveInt('checkpointEvery');
   positiveInt('keepCheckpoints');
   positiveInt('maxSteps', 0);
-  if (c.fold >= c.folds) throw new ConfigError(`--fold ${c.fold} does not exist with --folds ${c.folds} (folds are 0..${c.folds - 1}).`);
+  if (c.split === 'grouped' && c.fold >= c.folds) throw new ConfigError(`--fold ${c.fold} does not exist with --split grouped --folds ${c.folds} (folds are 0..${c.folds - 1}).`);
+  if (c.split === 'random' && c.fold !== 0) throw new ConfigError(`--split random has one split; --fold ${c.fold} does not exist.`);
+  if (!(c.divideBy > 0)) throw new ConfigError('--divide-by must be positive.');
   if (c.globalBatch % worldSize !== 0)
     throw new ConfigError(`Global batch ${c.globalBatch} cannot be split evenly over ${worldSize} ranks; choose a multiple of ${worldSize}.`);
   const perRank = c.globalBatch / worldSize;
@@ -196,4 +246,14 @@ export function validateTrainConfig(c: TrainConfig, worldSize: number, options: 
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new ConfigError('--momentum must be in [0, 1).');
   if (!(c.baseLr > 0)) throw new ConfigError('--base-lr must be positive.');
   return { ...c, batchPerRank: perRank, checkpointDir: c.checkpointDir || `${c.out}.checkpoints`, log: c.log || `${c.out}.train.jsonl` };
+}
+
+/**
+ * Settings recorded by a run (a bundle's provenance.recipe, a checkpoint's config) as this version reads them.
+ * Before --split grouped existed, the round-robin compound folds were recorded as split "loco" (and no recipe
+ * key): such a record means the grouped folds it was trained with.
+ */
+export function recordedTrainConfig(recorded: Record<string, unknown>): Partial<TrainConfig> {
+  const legacyGrouped = recorded.split === 'loco' && !('recipe' in recorded);
+  return { ...(recorded as Partial<TrainConfig>), ...(legacyGrouped ? { split: 'grouped' as const } : {}) };
 }

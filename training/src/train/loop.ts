@@ -38,14 +38,17 @@ export interface TrainResult {
 /**
  * Fits a preprocessed field to the model input: a random crop when larger, zero padding when smaller,
  * and random horizontal/vertical flips. Keyed by (seed, epoch, sample), not by rank, so the same global
- * batch gives the same gradient whatever the number of ranks.
+ * batch gives the same gradient whatever the number of ranks. Without an rng (--no-augment): the centred
+ * crop, no flips.
  */
-export function augmentToInput(data: Float32Array, height: number, width: number, channels: number, input: { height: number; width: number }, rng: Rng, out: Float32Array): void {
+export function augmentToInput(data: Float32Array, height: number, width: number, channels: number, input: { height: number; width: number }, rng: Rng | null, out: Float32Array): void {
   const grid = tileField(height, width, input.height, input.width);
-  const y = height > input.height ? rng.int(height - input.height + 1) : 0;
-  const x = width > input.width ? rng.int(width - input.width + 1) : 0;
+  const offset = (size: number, crop: number) => (size > crop ? (rng ? rng.int(size - crop + 1) : Math.floor((size - crop) / 2)) : 0);
+  const y = offset(height, input.height);
+  const x = offset(width, input.width);
   const tile = { ...grid.tiles[0], y, x };
   extractTile({ height, width, channels, data }, grid, tile, out);
+  if (!rng) return;
   const flipV = rng.chance(0.5);
   const flipH = rng.chance(0.5);
   if (!flipV && !flipH) return;
@@ -125,7 +128,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
       const pixels = batch.height * batch.width * batch.channels;
       for (let k = 0; k < n; k++) {
         const sample = batch.sampleIndices[k];
-        const rng = new Rng(deriveSeed(config.seed, 'augment', epoch, sample));
+        const rng = config.augment ? new Rng(deriveSeed(config.seed, 'augment', epoch, sample)) : null;
         augmentToInput(batch.x.subarray(k * pixels, (k + 1) * pixels), batch.height, batch.width, batch.channels, input, rng, images.subarray(k * tileSize, (k + 1) * tileSize));
         sampleWeights[k] = weightsByClass ? weightsByClass[batch.labels[k]] : 1;
       }
