@@ -2,7 +2,7 @@
 
 import { TiffDecodeError } from '../errors.ts';
 import { checkBlocksInside, checkMemoryBudget, checkPageSupported, reservedBytes } from './checks.ts';
-import { determineLayout, type PagePlacement, type StackLayout } from './layout.ts';
+import { determineLayout, selectPlanes, type PagePlacement, type StackLayout } from './layout.ts';
 import { readPageSamples } from './raster.ts';
 import { readTiffStructure, type PageSummary } from './structure.ts';
 import type { ChannelPlane, DecodedImage, DecodeOptions, PlaneData, SampleFormat, StackPlane } from './types.ts';
@@ -34,21 +34,11 @@ async function decodeChecked(input: Uint8Array | ArrayBuffer, fileName: string, 
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_DECODE_BYTES;
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const structure = readTiffStructure(bytes, fileName);
-  const layout = determineLayout(structure.pages);
+  const layout = determineLayout(structure.pages, fileName, { image: options.image });
   const z = options.z ?? 0;
   const t = options.t ?? 0;
-  if (z >= layout.sizeZ || t >= layout.sizeT || z < 0 || t < 0) {
-    throw new TiffDecodeError(fileName, 'unsupported', `"${fileName}" has ${layout.sizeZ} focal planes and ${layout.sizeT} time points; plane z=${z}, t=${t} does not exist.`);
-  }
-  const selected = layout.placements.filter((p) => p.z === z && p.t === t).sort((a, b) => a.c - b.c);
+  const selected = selectPlanes(layout, z, t, fileName);
   const wanted = options.allPlanes ? layout.placements : selected;
-  if (selected.length === 0) {
-    throw new TiffDecodeError(
-      fileName,
-      'unsupported',
-      `"${fileName}" does not contain the image data its description announces (it may be one part of a multi-file OME-TIFF set).`,
-    );
-  }
   const pagesToRead = [...new Set(wanted.map((p) => p.page))].map((i) => structure.pages[i]);
   for (const page of pagesToRead) checkPageSupported(page, fileName);
   checkMemoryBudget(pagesToRead, maxBytes, fileName);
@@ -87,6 +77,10 @@ async function decodeChecked(input: Uint8Array | ArrayBuffer, fileName: string, 
     stack,
     skippedPages: layout.skippedPages,
     notes,
+    pixelSize: layout.pixelSize,
+    imageCount: layout.imageCount,
+    image: layout.image,
+    imageName: layout.imageName,
   };
 }
 

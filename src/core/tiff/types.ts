@@ -35,6 +35,14 @@ export interface StackPlane extends ChannelPlane {
 /** Where the channel / z / t layout came from. */
 export type LayoutSource = 'ome-xml' | 'imagej' | 'samples' | 'pages-as-channels';
 
+/** The physical size of a pixel, in micrometres, as the file states it, and where it says so. */
+export interface PixelSize {
+  x: number;
+  y: number;
+  /** OME-XML PhysicalSizeX/Y; an ImageJ description's `unit=` with the resolution tags; TIFF XResolution/YResolution in inches or centimetres. */
+  source: 'ome-xml' | 'tiff-resolution' | 'imagej';
+}
+
 export interface DecodedImage {
   fileName: string;
   width: number;
@@ -56,6 +64,12 @@ export interface DecodedImage {
   skippedPages: { page: number; reason: string }[];
   /** Things worth telling the user that did not stop the decode (palette expanded, etc.). */
   notes: string[];
+  /** Micrometres per pixel when the file states it (OME PhysicalSizeX/Y, ImageJ unit + resolution, TIFF resolution tags); absent otherwise. */
+  pixelSize?: PixelSize;
+  /** Images the file describes (OME Image elements: positions, series; 1 otherwise), and which one was read (0-based). */
+  imageCount: number;
+  image: number;
+  imageName?: string;
 }
 
 export interface DecodeOptions {
@@ -67,4 +81,6 @@ export interface DecodeOptions {
   t?: number;
   /** Also decode every plane of every z and t into `stack`. */
   allPlanes?: boolean;
+  /** Which OME image (position, series) to read, 0-based; needed when a file holds several (it is refused otherwise). */
+  image?: number;
 }

@@ -19,15 +19,29 @@ export interface TiffWriteOptions {
   predictor?: boolean;
   /** PageName (tag 285) per page, e.g. channel names; readers use them to assign channels. */
   pageNames?: string[];
+  /** ImageDescription (tag 270) of the first page: OME-XML, an ImageJ description. */
+  description?: string;
+  /** XResolution / YResolution (pixels per unit) and ResolutionUnit of every page. */
+  resolution?: { x: number; y: number; unit: 'none' | 'inch' | 'centimeter' };
+  /** Micro-Manager's per-page metadata (tag 51123, JSON text), one per page. */
+  microManagerMetadata?: string[];
 }
 
 const TYPE_ASCII = 2;
 const TYPE_SHORT = 3;
 const TYPE_LONG = 4;
+const TYPE_RATIONAL = 5;
+
+/** A positive number as a TIFF RATIONAL (numerator, denominator), both 32-bit, the denominator as large as fits. */
+function rational(value: number): number[] {
+  const denominator = Math.max(1, Math.min(2 ** 32 - 1, Math.floor((2 ** 32 - 1) / value)));
+  return [Math.round(value * denominator), denominator];
+}
 
 interface Entry {
   tag: number;
   type: number;
+  /** The values; a RATIONAL's as numerator, denominator pairs. */
   values: number[];
 }
 
@@ -105,8 +119,17 @@ function assemble(pages: TiffPlane[][], options: TiffWriteOptions): Uint8Array {
       { tag: 279, type: TYPE_LONG, values: counts },
       { tag: 284, type: TYPE_SHORT, values: [spp > 1 ? 2 : 1] },
     ];
+    const ascii = (text: string) => [...Buffer.from(text, 'utf8'), 0];
     const pageName = options.pageNames?.[pageIndex];
     if (pageName !== undefined) entries.push({ tag: 285, type: TYPE_ASCII, values: [...Buffer.from(pageName, 'latin1'), 0] });
+    if (pageIndex === 0 && options.description !== undefined) entries.push({ tag: 270, type: TYPE_ASCII, values: ascii(options.description) });
+    if (options.resolution) {
+      const { x, y, unit } = options.resolution;
+      entries.push({ tag: 282, type: TYPE_RATIONAL, values: rational(x) }, { tag: 283, type: TYPE_RATIONAL, values: rational(y) });
+      entries.push({ tag: 296, type: TYPE_SHORT, values: [unit === 'none' ? 1 : unit === 'inch' ? 2 : 3] });
+    }
+    const microManager = options.microManagerMetadata?.[pageIndex];
+    if (microManager !== undefined) entries.push({ tag: 51123, type: TYPE_ASCII, values: ascii(microManager) });
     if (options.predictor && compression === 'deflate') entries.push({ tag: 317, type: TYPE_SHORT, values: [2] });
     if (spp > 1) entries.push({ tag: 338, type: TYPE_SHORT, values: new Array(spp - 1).fill(0) });
     entries.push({ tag: 339, type: TYPE_SHORT, values: new Array(spp).fill(1) });
@@ -124,10 +147,11 @@ function assemble(pages: TiffPlane[][], options: TiffWriteOptions): Uint8Array {
     let overflowOffset = ifdOffset + ifdSize;
     entries.forEach((entry, i) => {
       const at = 2 + i * 12;
+      // Bytes per stored number (a RATIONAL is two LONGs, counted as one value).
       const width = entry.type === TYPE_ASCII ? 1 : entry.type === TYPE_SHORT ? 2 : 4;
       iv.setUint16(at, entry.tag, true);
       iv.setUint16(at + 2, entry.type, true);
-      iv.setUint32(at + 4, entry.values.length, true);
+      iv.setUint32(at + 4, entry.type === TYPE_RATIONAL ? entry.values.length / 2 : entry.values.length, true);
       const bytes = entry.values.length * width;
       const target = bytes <= 4 ? iv : null;
       if (target) {
