@@ -36,7 +36,8 @@ export const CSP_DIRECTIVES: Readonly<Record<string, readonly string[]>> = {
   // data:: geotiff's Zstandard codec (zstddec) loads its WASM with fetch('data:application/wasm;base64,...').
   // A data: URL is decoded in the browser: nothing leaves it, and every other origin stays refused.
   'connect-src': ["'self'", 'data:'],
-  'img-src': ["'self'"],
+  // blob:: the Map view exports its pictures as PNG by drawing its own SVG (made in the tab) from a blob: URL on a canvas.
+  'img-src': ["'self'", 'blob:'],
   // Svelte's build emits one stylesheet; its style: directives go through the CSSOM, which CSP does not govern.
   'style-src': ["'self'"],
   'manifest-src': ["'self'"],

@@ -58,9 +58,11 @@ export interface NormalisedProfiles {
 
 /** A plate needs at least this many DMSO fields to be normalised against its own (a standard deviation needs two). */
 export const MIN_PLATE_CONTROLS = 2;
-/** Added to each feature's control standard deviation, so a feature constant across the controls does not blow up. */
-export const CONTROL_STD_FLOOR = 1e-3;
-
+/**
+ * Each feature's control standard deviation is raised to at least the mean over features (and to 1e-6): a
+ * feature (a ReLU unit) that is silent in every DMSO field would otherwise divide by almost nothing and drown
+ * every other feature under cosine distance.
+ */
 function featureStats(rows: readonly Float32Array[]): { mean: Float64Array; std: Float64Array } {
   const d = rows[0].length;
   const mean = new Float64Array(d);
@@ -68,7 +70,13 @@ function featureStats(rows: readonly Float32Array[]): { mean: Float64Array; std:
   for (let j = 0; j < d; j++) mean[j] /= rows.length;
   const std = new Float64Array(d);
   for (const row of rows) for (let j = 0; j < d; j++) std[j] += (row[j] - mean[j]) ** 2;
-  for (let j = 0; j < d; j++) std[j] = Math.sqrt(std[j] / Math.max(1, rows.length - 1)) + CONTROL_STD_FLOOR;
+  let typical = 0;
+  for (let j = 0; j < d; j++) {
+    std[j] = Math.sqrt(std[j] / Math.max(1, rows.length - 1));
+    typical += std[j] / d;
+  }
+  const floor = Math.max(typical, 1e-6);
+  for (let j = 0; j < d; j++) std[j] = Math.max(std[j], floor);
   return { mean, std };
 }
 

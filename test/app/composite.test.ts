@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compositeRGBA, defaultDisplays, planeStats, type ChannelDisplay } from '../../src/app/state/composite.ts';
 import { axisBoundaries, heatCells } from '../../src/app/state/heatmap.ts';
-import { MOA_COLOURS } from '../../src/app/state/moa-colours.ts';
+import { MOA_COLOURS } from '../../src/core/moa-colours.ts';
 import { tileField } from '../../src/core/tiling.ts';
 import type { TileLayout } from '../../src/engine/types.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csvCell, exportName, fieldsCsv, runJson, treatmentsCsv, type ModelRef } from '../../src/app/state/export.ts';
+import { csvCell } from '../../src/core/csv.ts';
+import { exportName, fieldsCsv, runJson, treatmentsCsv, type ModelRef } from '../../src/app/state/export.ts';
 import type { FieldRow, TreatmentRow } from '../../src/app/state/results.ts';
 import { score } from '../../src/core/aggregate.ts';
 

@@ -47,14 +47,15 @@ describe('profiles', () => {
       field('y', 'P2', 'taxol', 1, f32(3, 10)),
     ];
     const { fields: out, controls } = normaliseToControls(fields);
-    // P1: mean (2, 10), std (sqrt(2), 0) + floor.
-    expect(out[2].features[0]).toBeCloseTo(2 / (Math.SQRT2 + 1e-3), 5);
-    expect(out[2].features[1]).toBeCloseTo(2 / 1e-3, 1);
+    // P1: mean (2, 10), std (sqrt(2), 0); the silent second feature's std is raised to the mean std, sqrt(2) / 2.
+    expect(out[2].features[0]).toBeCloseTo(2 / Math.SQRT2, 5);
+    expect(out[2].features[1]).toBeCloseTo(2 / (Math.SQRT2 / 2), 5);
     expect(out[0].features[0] + out[1].features[0]).toBeCloseTo(0, 6);
-    // P2 has one DMSO field: all three pooled, mean (3, 20/3).
-    const pooledStd = Math.sqrt(((1 - 3) ** 2 + 0 + (5 - 3) ** 2) / 2) + 1e-3;
+    // P2 has one DMSO field: all three pooled, mean (3, 20/3), std (2, sqrt(100/3)), the first raised to their mean.
+    const pooledStd = (2 + Math.sqrt(100 / 3)) / 2;
     expect(out[4].features[0]).toBeCloseTo(0, 6);
     expect(out[3].features[0]).toBeCloseTo(2 / pooledStd, 5);
+    expect(out[3].features[1]).toBeCloseTo((0 - 20 / 3) / Math.sqrt(100 / 3), 5);
     expect(controls).toEqual([
       { plate: 'P1', source: 'plate', controls: 2 },
       { plate: 'P2', source: 'pooled', controls: 3 },

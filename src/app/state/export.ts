@@ -1,4 +1,5 @@
 // Exports of a run as CSV and JSON, per field and per treatment, each naming the model and its hash.
+import { csvLine } from '../../core/csv.ts';
 import type { RunScores, FieldRow, TreatmentRow } from './results.ts';
 
 /** The model an export names. */
@@ -7,18 +8,6 @@ export interface ModelRef {
   /** sha256 of the bundle's moa-lens.json. */
   hash: string;
   trained: boolean;
-}
-
-/** RFC 4180 cell: quoted when needed; text that a spreadsheet would run as a formula is prefixed with '. */
-export function csvCell(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  let s = typeof value === 'number' ? (Number.isFinite(value) ? String(value) : '') : String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function csvLine(values: unknown[]): string {
-  return values.map(csvCell).join(',');
 }
 
 /** Probability columns are named p_<class>, spaces kept (quoted by csvCell when needed). */

@@ -1,7 +1,7 @@
 // The per-tile overlay: which part of the field each tile speaks for, its class, colour and confidence.
 import type { TileLayout } from '../../engine/index.ts';
 import { argmax } from '../../core/aggregate.ts';
-import { classColour } from './moa-colours.ts';
+import { classColour } from '../../core/moa-colours.ts';
 
 export interface HeatCell {
   tile: number;

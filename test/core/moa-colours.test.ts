@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
-import { MOA_COLOURS, classColour, contrastRatio, textOn } from '../../src/app/state/moa-colours.ts';
+import { MOA_COLOURS, classColour, contrastRatio, textOn } from '../../src/core/moa-colours.ts';
 
 function rgb(hex: string): [number, number, number] {
   return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];

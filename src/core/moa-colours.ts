@@ -1,5 +1,5 @@
-// One fixed colour per MoA class (13, distinguishable, colour-blind aware), plus readable text on each.
-import { MOA_CLASSES } from '../../core/labels.ts';
+// One fixed colour per MoA class (13, distinguishable, colour-blind aware), plus readable text on each; the app and the trainer's pictures share it.
+import { MOA_CLASSES } from './labels.ts';
 
 /**
  * Colours in MOA_CLASSES order. Built from Paul Tol's qualitative schemes ("muted", "bright", "vibrant"),
