@@ -1,5 +1,6 @@
 // Groups per-channel image files into fields (plate, well, site) and assigns DNA / Tubulin / Actin,
-// from file-name patterns, channel words, or an explicit user mapping. Problems are reported per field.
+// from microscope file-name patterns, channel names, or an explicit user mapping. One sample is one
+// channel: a field is complete only when DNA, Tubulin and Actin each come from a channel of their own.
 
 import { CHANNELS, type ChannelName } from './labels.ts';
 
@@ -7,23 +8,26 @@ export interface InputFile {
   name: string;
   /** Relative path as a dropped folder gives it (`Week1/Week1_22123/G10_s1_w1....tif`). */
   path?: string;
-  /** Channel names read from the file after decoding (multi-channel files); unnamed channels as undefined. */
+  /**
+   * The file's own channels, read from its header (src/core/image-probe.ts): one entry per channel
+   * (sample or page), its name where the file states one. Absent: not inspected, taken as one channel.
+   */
   channelNames?: (string | undefined)[];
 }
 
-/** How a channel was assigned: user mapping, file-name pattern index, channel word, order, table, or a sample of one file. */
-export type AssignedBy = 'mapping' | 'pattern' | 'word' | 'order' | 'table' | 'sample';
+/** How a channel was assigned: user mapping, microscope channel number, channel word, order, image table, or not at all. */
+export type AssignedBy = 'mapping' | 'pattern' | 'word' | 'order' | 'table' | 'none';
 
 export interface ChannelSource {
   file: InputFile;
   /** For multi-channel files: which channel (sample or page) of the file. */
   channelIndex?: number;
   assignedBy: AssignedBy;
-  /** The token in the name that decided it (`w2`, `DAPI`, `d0`). */
+  /** The channel's name as the mapping knows it: the name part that decided it (`w2`, `DAPI`, `d0`), or the file's own channel name (`Red`, `channel 4`). */
   token?: string;
 }
 
-export type FieldProblemKind = 'missing-channel' | 'extra-channel' | 'duplicate-channel' | 'unequal-size' | 'assumed-order' | 'missing-file';
+export type FieldProblemKind = 'missing-channel' | 'too-few-channels' | 'extra-channel' | 'duplicate-channel' | 'unequal-size' | 'assumed-order' | 'missing-file';
 
 export interface FieldProblem {
   fieldId: string;
@@ -42,6 +46,8 @@ export interface FieldMetadata {
 
 export interface Field {
   id: string;
+  /** What names the field for the user when plate, well and site do not: the file name without its channel part (or the file's name). */
+  name: string;
   plate?: string;
   well?: string;
   site?: number;
@@ -60,176 +66,364 @@ export interface GroupingResult {
   problems: FieldProblem[];
 }
 
-/** User overrides: a file-name token or a channel number -> channel, or null to ignore it. */
+/** The user's choices: a channel name (token) -> DNA, Tubulin, Actin, or null for "not used". */
 export interface ChannelMapping {
   tokens?: Record<string, ChannelName | null>;
-  indices?: Record<number, ChannelName | null>;
 }
 
 export interface GroupingOptions {
   mapping?: ChannelMapping;
 }
 
-interface ParsedName {
+/** Which naming scheme a file name followed. */
+export type NamingScheme =
+  | 'imagexpress'
+  | 'cellomics'
+  | 'operetta'
+  | 'cellvoyager'
+  | 'incell'
+  | 'cytation'
+  | 'scanr'
+  | 'channel-prefix'
+  | 'w-suffix'
+  | 'stain-word'
+  | 'c-suffix'
+  | 'none';
+
+export interface ParsedName {
   /** The name without its channel part: files sharing it (in one folder) form one field. */
   stem: string;
   plate?: string;
   well?: string;
   site?: number;
-  channelIndex?: number;
-  channel?: ChannelName | null;
+  /** The channel part as written (`w2`, `DAPI`, `ch1`, `Propidium Iodide`, `DAPI - DAPI`). */
   token?: string;
-  pattern: 'mapping' | 'imagexpress' | 'w-suffix' | 'cellprofiler-d' | 'c-suffix' | 'word' | 'none';
+  /** The channel number the token carries (w2 -> 2), for order. */
+  channelIndex?: number;
+  /** The stain the token names by itself (DAPI -> DNA; BBBC021's w1/w2/w4), if any. */
+  channel?: ChannelName;
+  scheme: NamingScheme;
 }
 
 const UUID = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}';
 const TIFF_EXTENSION = /\.(ome\.)?tiff?$/i;
-/** BBBC021 / ImageXpress: `[prefix_]<well>_s<site>_w<N><UUID>.tif`. */
+/** Marks where the channel part was cut out of a stem. */
+const CUT = '\u2022';
+
+/** ImageXpress (BBBC021): `[plate_]<well>_s<site>_w<N>[UUID]`. */
 const IMAGEXPRESS = new RegExp(`^(?:(.*)_)?([A-Pa-p]\\d{1,2})_s(\\d+)_w(\\d)(${UUID})?$`);
+/** Cellomics / CellProfiler examples: `[plate_]<well>f<field>d<channel>` (MFGTMP_140206180002_A01f00d0). */
+const CELLOMICS = /^(?:(.*)_)?([A-Pa-p]\d{2})f(\d+)d(\d+)$/;
+/** Operetta / Opera Phenix: `r<row>c<col>f<field>p<plane>-ch<channel>sk<t>fk<n>fl<n>`. */
+const OPERETTA = /^r(\d{1,3})c(\d{1,3})f(\d+)p(\d+)-ch(\d+)(.*)$/i;
+/** Yokogawa CellVoyager: `<plate>_<well>_T<t>F<field>L<l>A<action>Z<z>C<channel>`. */
+const CELLVOYAGER = /^(?:(.*)_)?([A-Pa-p]\d{2})_T(\d+)F(\d+)L(\d+)A(\d+)Z(\d+)C(\d+)$/;
+/** GE InCell: `<row> - <col>(fld <field> wv <excitation> - <emission>[ z <z>][ time <t>...])`. */
+const INCELL = /^([A-Pa-p]) - (\d{1,2})\(fld (\d+) wv (.+?)((?: z \d+)?(?: time \d+.*)?)\)$/;
+/** BioTek Cytation / Gen5: `<well>_<read>_<channel>_<picture>_<channel name>_<image>`. */
+const CYTATION = /^([A-Pa-p]\d{1,2})_(\d+)_(\d+)_(\d+)_([^_]+)_(\d+)$/;
+/** Olympus scanR: `--W<well>--P<position>--Z<z>--T<t>--<channel name>`. */
+const SCANR = /^(.*)--W(\d+)--P(\d+)--Z(\d+)--T(\d+)--(.+)$/;
+/** `Channel 1-01-A-01-00`: the channel first, then the well as row and column, the field last. */
+const CHANNEL_PREFIX = /^(Channel ?(\d+))(-\d+-([A-Pa-p])-(\d{1,2})-(\d+))$/i;
 /** `..._w1_...` or `..._w1` (ImageXpress without site, ExampleStraightenWorms). */
 const W_SUFFIX = /^(.*?)_w(\d{1,2})(?:_(.*))?$/;
-/** CellProfiler ExampleHuman: `<plate>_<well>f<field>d<channel>`. */
-const CELLPROFILER_D = /^(?:(.*)_)?([A-Pa-p]\d{2})f(\d+)d(\d+)$/;
 /** `..._ch1`, `...-c2`, `... C3` at a word boundary. */
 const C_SUFFIX = /(^|[_\-. ])(ch|c)(\d{1,2})(?=[_\-. ]|$)/i;
 
-/** Channel words in names (case-insensitive), by channel. */
+/** Stain words that name DNA, Tubulin or Actin by themselves (case-insensitive). */
 export const CHANNEL_WORDS: Record<ChannelName, string[]> = {
-  DNA: ['dapi', 'hoechst', 'dna', 'nuclei', 'nucleus', 'h33342'],
-  Tubulin: ['tubulin', 'tub'],
-  Actin: ['actin', 'phalloidin', 'phallodin'],
+  DNA: ['dapi', 'hoechst', 'hoechst 33342', 'dna', 'nuclei', 'nucleus', 'h33342', 'draq5'],
+  Tubulin: ['tubulin', 'tub', 'alpha-tubulin'],
+  Actin: ['actin', 'f-actin', 'phalloidin', 'phallodin'],
 };
+
+/**
+ * Other channel names microscopes write into file names (fluorophores, filters, Cell Painting stains,
+ * transmitted light). They group files into fields but decide no stain: the user maps them.
+ */
+export const OTHER_CHANNEL_WORDS = [
+  'propidium iodide', 'texas red', 'bright field', 'brightfield', 'phase contrast', 'far red', 'far-red',
+  'gfp', 'egfp', 'rfp', 'yfp', 'cfp', 'bfp', 'mcherry', 'cherry', 'tritc', 'fitc', 'cy3', 'cy5', 'cy7',
+  'er', 'rna', 'agp', 'mito', 'mitotracker', 'wga', 'syto14', 'concanavalin', 'dic',
+  'alexa488', 'alexa 488', 'alexa568', 'alexa 568', 'alexa647', 'alexa 647', 'af488', 'af568', 'af647',
+];
+
+/** Colour names of RGB samples: numbered channels in effect. */
+const RGB_WORDS = /^(red|green|blue)$/i;
+
+/** Channel names that are not stains (an alpha sample, transmitted light): never assumed by order. */
+const NOT_A_STAIN = /^(alpha|bright ?field|phase contrast|dic|bf)$/i;
 
 /** Default meaning of a channel number in ImageXpress names (BBBC021: w1 DAPI, w2 Tubulin, w4 Actin). */
 const IMAGEXPRESS_CHANNELS: Record<number, ChannelName> = { 1: 'DNA', 2: 'Tubulin', 4: 'Actin' };
+
+const ROWS = 'ABCDEFGHIJKLMNOP';
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A word as a whole part of a name: bounded by the start, the end or a separator (`_ - . space ( ) [ ]`). */
+function wordPattern(word: string): RegExp {
+  return new RegExp(`(^|[_\\-. ()\\[\\]])(${escapeRegExp(word).replace(/ /g, '[ _-]?')})(?=[_\\-. ()\\[\\]]|$)`, 'i');
+}
+
+const ALL_WORDS: { word: string; channel?: ChannelName; pattern: RegExp }[] = [
+  ...CHANNELS.flatMap((channel) => CHANNEL_WORDS[channel].map((word) => ({ word, channel }))),
+  ...OTHER_CHANNEL_WORDS.map((word) => ({ word, channel: undefined })),
+]
+  .sort((a, b) => b.word.length - a.word.length)
+  .map((w) => ({ ...w, pattern: wordPattern(w.word) }));
+
 /** Which channel a name or channel label means by its words (DAPI -> DNA ...), if any. */
 export function channelFromWords(text: string): { channel: ChannelName; word: string } | undefined {
-  for (const channel of CHANNELS) {
-    for (const word of CHANNEL_WORDS[channel]) {
-      const m = new RegExp(`(^|[^a-z])(${word})(?=[^a-z]|$)`, 'i').exec(text);
-      if (m) return { channel, word: m[2] };
-    }
+  for (const w of ALL_WORDS) {
+    if (!w.channel) continue;
+    const m = w.pattern.exec(text);
+    if (m) return { channel: w.channel, word: m[2] };
   }
   return undefined;
 }
 
+/** The first stain or channel word in a name, longest first, with where it stands. */
+function findStainWord(text: string): { token: string; start: number; channel?: ChannelName } | undefined {
+  let best: { token: string; start: number; channel?: ChannelName } | undefined;
+  for (const w of ALL_WORDS) {
+    const m = w.pattern.exec(text);
+    if (!m) continue;
+    const start = m.index + m[1].length;
+    // Prefer the last channel word in the name (channel parts come late); longer words win a tie.
+    if (!best || start > best.start) best = { token: m[2], start, channel: w.channel };
+  }
+  return best;
+}
+
+function wellName(row: string, column: string | number): string {
+  return `${row.toUpperCase()}${String(Number(column)).padStart(2, '0')}`;
+}
+
 function wellAndPlate(prefix: string): { plate?: string; well?: string } {
   const m = /^(?:(.*)_)?([A-Pa-p]\d{1,2})$/.exec(prefix);
-  return m ? { plate: m[1] || undefined, well: m[2].toUpperCase() } : { plate: prefix || undefined };
+  return m ? { plate: m[1] || undefined, well: wellName(m[2][0], m[2].slice(1)) } : { plate: prefix || undefined };
+}
+
+/** A plate/well/site in the rest of a name (`plate1_A01_site2_`, `B02-`), where a generic pattern found the channel. */
+function placeIn(rest: string): { plate?: string; well?: string; site?: number } {
+  const well = /(?:^|[_\- ])([A-Pa-p])(\d{1,2})(?=[_\- ]|$)/.exec(rest);
+  const site = /(?:^|[_\- ])(?:s|site|f|fld|field)(\d+)(?=[_\- ]|$)/i.exec(rest);
+  const plate = well ? rest.slice(0, well.index).replace(/[_\- ]+$/, '') : undefined;
+  return { plate: plate || undefined, well: well ? wellName(well[1], well[2]) : undefined, site: site ? Number(site[1]) : undefined };
+}
+
+/** Cuts `token` at `start` out of `base`, leaving the cut mark. */
+function cut(base: string, start: number, length: number): string {
+  return base.slice(0, start) + CUT + base.slice(start + length);
 }
 
 /** Reads plate / well / site / channel from one file name (without folder). */
-export function parseFileName(fileName: string, mapping?: ChannelMapping): ParsedName {
+export function parseFileName(fileName: string): ParsedName {
   const base = fileName.replace(TIFF_EXTENSION, '');
-  for (const [token, channel] of Object.entries(mapping?.tokens ?? {})) {
-    const m = new RegExp(`(^|[^A-Za-z0-9])${escapeRegExp(token)}(?=[^A-Za-z0-9]|$)`, 'i').exec(base) ?? new RegExp(escapeRegExp(token), 'i').exec(base);
-    if (m) {
-      const start = m.index + (m[1]?.length ?? 0);
-      const stem = (base.slice(0, start) + '\u2022' + base.slice(start + token.length)).replace(new RegExp(UUID), '');
-      return { ...parseFileName(fileName), stem, channel, token, channelIndex: undefined, pattern: 'mapping' };
-    }
-  }
   let m = IMAGEXPRESS.exec(base);
   if (m) {
     const { plate } = wellAndPlate(m[1] ?? '');
-    return { stem: `${m[1] ? `${m[1]}_` : ''}${m[2]}_s${m[3]}`, plate: m[1] ? plate ?? m[1] : undefined, well: m[2].toUpperCase(), site: Number(m[3]), channelIndex: Number(m[4]), token: `w${m[4]}`, pattern: 'imagexpress' };
+    const index = Number(m[4]);
+    return {
+      stem: `${m[1] ? `${m[1]}_` : ''}${m[2]}_s${m[3]}`,
+      plate: m[1] ? (plate ?? m[1]) : undefined,
+      well: wellName(m[2][0], m[2].slice(1)),
+      site: Number(m[3]),
+      channelIndex: index,
+      token: `w${m[4]}`,
+      channel: IMAGEXPRESS_CHANNELS[index],
+      scheme: 'imagexpress',
+    };
   }
-  m = CELLPROFILER_D.exec(base);
+  m = CELLOMICS.exec(base);
   if (m) {
-    return { stem: `${m[1] ? `${m[1]}_` : ''}${m[2]}f${m[3]}`, plate: m[1] || undefined, well: m[2].toUpperCase(), site: Number(m[3]), channelIndex: Number(m[4]), token: `d${m[4]}`, pattern: 'cellprofiler-d' };
+    return { stem: `${m[1] ? `${m[1]}_` : ''}${m[2]}f${m[3]}`, plate: m[1] || undefined, well: wellName(m[2][0], m[2].slice(1)), site: Number(m[3]), channelIndex: Number(m[4]), token: `d${m[4]}`, scheme: 'cellomics' };
+  }
+  m = OPERETTA.exec(base);
+  if (m && Number(m[1]) >= 1 && Number(m[1]) <= ROWS.length) {
+    return {
+      stem: `r${m[1]}c${m[2]}f${m[3]}p${m[4]}-${CUT}${m[6]}`,
+      well: wellName(ROWS[Number(m[1]) - 1], m[2]),
+      site: Number(m[3]),
+      channelIndex: Number(m[5]),
+      token: `ch${m[5]}`,
+      scheme: 'operetta',
+    };
+  }
+  m = CELLVOYAGER.exec(base);
+  if (m) {
+    return {
+      stem: `${m[1] ? `${m[1]}_` : ''}${m[2]}_T${m[3]}F${m[4]}L${m[5]}Z${m[7]}${CUT}`,
+      plate: m[1] || undefined,
+      well: wellName(m[2][0], m[2].slice(1)),
+      site: Number(m[4]),
+      channelIndex: Number(m[8]),
+      token: `C${m[8]}`,
+      scheme: 'cellvoyager',
+    };
+  }
+  m = INCELL.exec(base);
+  if (m) {
+    const token = m[4].trim();
+    return { stem: `${m[1]} - ${m[2]}(fld ${m[3]} wv ${CUT}${m[5]})`, well: wellName(m[1], m[2]), site: Number(m[3]), token, channel: channelFromWords(token)?.channel, scheme: 'incell' };
+  }
+  m = CYTATION.exec(base);
+  if (m) {
+    return {
+      stem: `${m[1]}_${m[2]}_${CUT}_${m[4]}_${CUT}_${m[6]}`,
+      well: wellName(m[1][0], m[1].slice(1)),
+      site: Number(m[4]),
+      token: m[5],
+      channel: channelFromWords(m[5])?.channel,
+      scheme: 'cytation',
+    };
+  }
+  m = SCANR.exec(base);
+  if (m) {
+    return { stem: `${m[1]}--W${m[2]}--P${m[3]}--Z${m[4]}--T${m[5]}--${CUT}`, plate: m[1] || undefined, site: Number(m[3]), token: m[6], channel: channelFromWords(m[6])?.channel, scheme: 'scanr' };
+  }
+  m = CHANNEL_PREFIX.exec(base);
+  if (m) {
+    return { stem: `${CUT}${m[3]}`, well: wellName(m[4], m[5]), site: Number(m[6]), channelIndex: Number(m[2]), token: m[1], scheme: 'channel-prefix' };
   }
   m = W_SUFFIX.exec(base);
   if (m) {
     const rest = (m[3] ?? '').replace(new RegExp(`^\\[?${UUID}\\]?$`), '');
     const siteMatch = /(?:^|_)s(\d+)$/.exec(m[1]);
     const prefix = siteMatch ? m[1].slice(0, siteMatch.index) : m[1];
-    return { stem: `${m[1]}${rest ? `_${rest}` : ''}`, ...wellAndPlate(prefix), site: siteMatch ? Number(siteMatch[1]) : undefined, channelIndex: Number(m[2]), token: `w${m[2]}`, pattern: 'w-suffix' };
+    return { stem: `${m[1]}${rest ? `_${rest}` : ''}`, ...wellAndPlate(prefix), site: siteMatch ? Number(siteMatch[1]) : undefined, channelIndex: Number(m[2]), token: `w${m[2]}`, scheme: 'w-suffix' };
   }
-  const words = channelFromWords(base);
-  if (words) {
-    const stem = base.replace(new RegExp(`(^|[^a-z])${words.word}(?=[^a-z]|$)`, 'i'), '$1\u2022');
-    return { stem, channel: words.channel, token: words.word, pattern: 'word' };
+  const word = findStainWord(base);
+  if (word) {
+    const stem = cut(base, word.start, word.token.length);
+    return { stem, ...placeIn(stem), token: word.token, channel: word.channel, scheme: 'stain-word' };
   }
   m = C_SUFFIX.exec(base);
   if (m) {
-    const stem = base.slice(0, m.index) + m[1] + '\u2022' + base.slice(m.index + m[0].length);
-    return { stem, channelIndex: Number(m[3]), token: `${m[2]}${m[3]}`, pattern: 'c-suffix' };
+    const stem = base.slice(0, m.index) + m[1] + CUT + base.slice(m.index + m[0].length);
+    return { stem, ...placeIn(stem), channelIndex: Number(m[3]), token: `${m[2]}${m[3]}`, scheme: 'c-suffix' };
   }
-  return { stem: base, pattern: 'none' };
+  return { stem: base, ...placeIn(base), scheme: 'none' };
+}
+
+/** The user's choice for a channel name: exact spelling first, then ignoring case. */
+function mapped(mapping: ChannelMapping | undefined, token: string | undefined): ChannelName | null | undefined {
+  if (!token || !mapping?.tokens) return undefined;
+  if (token in mapping.tokens) return mapping.tokens[token];
+  const lower = token.toLowerCase();
+  for (const [key, value] of Object.entries(mapping.tokens)) if (key.toLowerCase() === lower) return value;
+  return undefined;
 }
 
 function folderOf(file: InputFile): string {
   const path = (file.path ?? file.name).replace(/\\/g, '/');
-  const cut = path.lastIndexOf('/');
-  return cut >= 0 ? path.slice(0, cut) : '';
+  const at = path.lastIndexOf('/');
+  return at >= 0 ? path.slice(0, at) : '';
 }
 
-function newField(id: string, parsed: ParsedName, folder: string): Field {
+function newField(id: string, parsed: ParsedName, folder: string, name: string): Field {
   const folderPlate = folder ? folder.split('/').pop() : undefined;
-  return { id, plate: folderPlate || parsed.plate, well: parsed.well, site: parsed.site, channels: {}, extras: [], complete: false, problems: [] };
+  return { id, name, plate: folderPlate || parsed.plate, well: parsed.well, site: parsed.site, channels: {}, extras: [], complete: false, problems: [] };
 }
 
 function addProblem(field: Field, kind: FieldProblemKind, message: string, channel?: ChannelName): void {
   field.problems.push({ fieldId: field.id, kind, message, channel });
 }
 
+/** The field as messages name it: its folder and name, the channel part shown as `*`. */
+function title(field: Field): string {
+  return field.id.replace(/\u2022/g, '*');
+}
+
+function describe(source: ChannelSource): string {
+  return source.channelIndex !== undefined ? `${source.file.name} (${source.token ?? `channel ${source.channelIndex + 1}`})` : source.file.name;
+}
+
 function assign(field: Field, channel: ChannelName, source: ChannelSource): void {
   const existing = field.channels[channel];
   if (existing) {
-    addProblem(field, 'duplicate-channel', `Field ${field.id} has two ${channel} images (${existing.file.name} and ${source.file.name}); the first is used.`, channel);
-    field.extras.push(source);
+    addProblem(field, 'duplicate-channel', `Field ${title(field)} has two ${channel} images (${describe(existing)} and ${describe(source)}); the first is used.`, channel);
+    field.extras.push({ ...source, assignedBy: 'none' });
     return;
   }
   field.channels[channel] = source;
 }
 
-/** Fills channels from numbered members by order when names did not say which is which. */
-function assignByOrder(field: Field, pending: { index: number; source: ChannelSource }[]): void {
+/** A channel that names no stain and was not mapped: kept for order, or set aside. */
+interface Pending {
+  order: number;
+  source: ChannelSource;
+}
+
+/**
+ * Fills the missing channels from unnamed, numbered channels by their order, only when there are
+ * exactly as many of them as channels missing (w1 w2 w3 -> DNA Tubulin Actin); otherwise none is guessed.
+ */
+function assignByOrder(field: Field, pending: Pending[]): void {
   const missing = CHANNELS.filter((c) => !field.channels[c]);
-  if (pending.length > 0 && pending.length <= missing.length && missing.length > 0) {
-    pending.sort((a, b) => a.index - b.index);
-    pending.forEach((p, i) => {
-      field.channels[missing[i]] = { ...p.source, assignedBy: 'order' };
-    });
+  const candidates = pending.filter((p) => !NOT_A_STAIN.test(p.source.token ?? ''));
+  const setAside = pending.filter((p) => !candidates.includes(p));
+  if (candidates.length > 0 && candidates.length === missing.length) {
+    candidates.sort((a, b) => a.order - b.order);
+    candidates.forEach((p, i) => (field.channels[missing[i]] = { ...p.source, assignedBy: 'order' }));
     addProblem(
       field,
       'assumed-order',
-      `Field ${field.id}: the file names do not say which stain each channel is; assumed ${pending.map((p, i) => `${p.source.token ?? `#${p.index}`} = ${missing[i]}`).join(', ')}. Set a channel mapping if this is wrong.`,
+      `Field ${title(field)}: the names do not say which stain each channel is; assumed ${candidates.map((p, i) => `${p.source.token ?? `#${p.order}`} = ${missing[i]}`).join(', ')}. Set the channel mapping if this is wrong.`,
     );
-  } else {
-    for (const p of pending) field.extras.push(p.source);
-  }
+  } else setAside.push(...candidates);
+  for (const p of setAside) field.extras.push({ ...p.source, assignedBy: 'none' });
 }
 
 function finish(field: Field): void {
-  for (const channel of CHANNELS) {
-    if (!field.channels[channel]) addProblem(field, 'missing-channel', `Field ${field.id} has no ${channel} image.`, channel);
+  const sources = [...CHANNELS.map((c) => field.channels[c]).filter((s): s is ChannelSource => s !== undefined), ...field.extras];
+  const missing = CHANNELS.filter((c) => !field.channels[c]);
+  if (sources.length <= 1 && missing.length > 0) {
+    addProblem(
+      field,
+      'too-few-channels',
+      `Field ${title(field)} has ${sources.length ? `one channel (${describe(sources[0])})` : 'no channel in use'}; DNA, Tubulin and Actin must each come from a channel of its own (no ${missing.join(' or ')} image). It is not classified.`,
+    );
+  } else {
+    const names = sources.map((s) => s.token ?? s.file.name).join(', ');
+    for (const channel of missing) addProblem(field, 'missing-channel', `Field ${title(field)} has no ${channel} image: none of its channels (${names}) is mapped to ${channel}.`, channel);
   }
   for (const extra of field.extras) {
-    if (!field.problems.some((p) => p.kind === 'duplicate-channel' && p.message.includes(extra.file.name))) {
-      addProblem(field, 'extra-channel', `Field ${field.id}: ${extra.file.name}${extra.channelIndex !== undefined ? ` (channel ${extra.channelIndex})` : ''} is not DNA, Tubulin or Actin and is not used.`);
-    }
+    if (extra.assignedBy === 'none' && !field.problems.some((p) => p.kind === 'duplicate-channel' && p.message.includes(describe(extra))))
+      addProblem(field, 'extra-channel', `Field ${title(field)}: ${describe(extra)}${extra.token && extra.channelIndex === undefined ? ` (${extra.token})` : ''} is not DNA, Tubulin or Actin and is not used.`);
   }
-  field.complete = CHANNELS.every((c) => field.channels[c]);
+  field.complete = missing.length === 0;
+  if (sources.length > 0 && sources.every((s) => s.file === sources[0].file)) field.name = sources[0].file.name;
 }
 
-/** A file with several channels of its own (known after decoding, or with no channel token in its name) is one field. */
+/**
+ * Where one channel of a field goes: the user's mapping, then the stain its name says, else (numbered
+ * channels only: `order` set) pending for order; a named stain that is none of the three is not used.
+ */
+function place(field: Field, pending: Pending[], source: ChannelSource, order: number | undefined, named: ChannelName | undefined, namedBy: AssignedBy, mapping?: ChannelMapping): void {
+  const choice = mapped(mapping, source.token);
+  if (choice === null) field.extras.push({ ...source, assignedBy: 'mapping' });
+  else if (choice) assign(field, choice, { ...source, assignedBy: 'mapping' });
+  else if (named) assign(field, named, { ...source, assignedBy: namedBy });
+  else if (order !== undefined) pending.push({ order, source });
+  else field.extras.push(source);
+}
+
+/** A file with several channels of its own (known from its header), or with no channel part in its name, is one field. */
 function singleFileField(file: InputFile, id: string, parsed: ParsedName, folder: string, mapping?: ChannelMapping): Field {
-  const field = newField(id, parsed, folder);
-  const names = file.channelNames ?? [];
-  const pending: { index: number; source: ChannelSource }[] = [];
+  const field = newField(id, parsed, folder, file.name);
+  const names = file.channelNames ?? [parsed.token];
+  const pending: Pending[] = [];
   names.forEach((label, index) => {
-    const mapped = mapping?.indices?.[index];
-    if (mapped === null) return;
-    if (mapped) return assign(field, mapped, { file, channelIndex: index, assignedBy: 'mapping' });
-    const byWord = label ? (mapping?.tokens?.[label] ?? channelFromWords(label)?.channel) : undefined;
-    if (byWord) return assign(field, byWord, { file, channelIndex: index, assignedBy: 'word', token: label });
-    pending.push({ index, source: { file, channelIndex: index, assignedBy: 'sample', token: label } });
+    const token = label ?? (names.length > 1 ? `channel ${index + 1}` : parsed.token);
+    const source: ChannelSource = { file, channelIndex: names.length > 1 || file.channelNames ? index : undefined, assignedBy: 'none', token };
+    // Unnamed samples and colour names (Red, Green, Blue) may be taken in order; a stated stain name is never guessed.
+    const numbered = label === undefined || RGB_WORDS.test(label) || NOT_A_STAIN.test(label);
+    place(field, pending, source, numbered ? index : undefined, label ? channelFromWords(label)?.channel : parsed.channel, 'word', mapping);
   });
   assignByOrder(field, pending);
   finish(field);
@@ -238,48 +432,35 @@ function singleFileField(file: InputFile, id: string, parsed: ParsedName, folder
 
 /**
  * Groups files into fields. Files of one field share a folder and a name up to the channel part.
- * A file whose name has no channel part is a field by itself (its channels come from `channelNames`).
+ * A file that holds several channels (its `channelNames`) or whose name has no channel part is a field by itself.
  */
 export function groupChannels(files: InputFile[], options: GroupingOptions = {}): GroupingResult {
   const { mapping } = options;
   const unassigned: GroupingResult['unassigned'] = [];
   const fieldsById = new Map<string, Field>();
-  const pendingById = new Map<string, { index: number; source: ChannelSource }[]>();
+  const pendingById = new Map<string, Pending[]>();
   for (const file of files) {
     if (!TIFF_EXTENSION.test(file.name) || file.name.startsWith('.')) {
       unassigned.push({ file, reason: 'not a TIFF image' });
       continue;
     }
     const folder = folderOf(file);
-    const parsed = parseFileName(file.name, mapping);
-    const id = folder ? `${folder}/${parsed.stem}` : parsed.stem;
-    if ((file.channelNames && file.channelNames.length > 1) || parsed.pattern === 'none') {
-      if (fieldsById.has(id)) {
-        unassigned.push({ file, reason: `same field name as another file (${id})` });
-        continue;
-      }
-      const channelNames = file.channelNames ?? [undefined, undefined, undefined];
-      fieldsById.set(id, singleFileField({ ...file, channelNames }, id, parsed, folder, mapping));
+    const parsed = parseFileName(file.name);
+    const multiChannel = (file.channelNames?.length ?? 1) > 1;
+    if (multiChannel || parsed.scheme === 'none') {
+      const id = folder ? `${folder}/${file.name}` : file.name;
+      fieldsById.set(id, singleFileField(file, id, parsed, folder, mapping));
       continue;
     }
+    const id = folder ? `${folder}/${parsed.stem}` : parsed.stem;
     let field = fieldsById.get(id);
     if (!field) {
-      field = newField(id, parsed, folder);
+      field = newField(id, parsed, folder, parsed.stem.replace(/\u2022/g, '*'));
       fieldsById.set(id, field);
       pendingById.set(id, []);
     }
-    const source: ChannelSource = { file, assignedBy: 'pattern', token: parsed.token };
-    if (parsed.channel === null) continue; // the user asked to ignore this token
-    if (parsed.channel) {
-      assign(field, parsed.channel, { ...source, assignedBy: parsed.pattern === 'mapping' ? 'mapping' : 'word' });
-      continue;
-    }
-    const index = parsed.channelIndex ?? 0;
-    const userChannel = mapping?.indices?.[index];
-    if (userChannel === null) continue;
-    if (userChannel) assign(field, userChannel, { ...source, assignedBy: 'mapping' });
-    else if (parsed.pattern === 'imagexpress' && IMAGEXPRESS_CHANNELS[index]) assign(field, IMAGEXPRESS_CHANNELS[index], source);
-    else pendingById.get(id)?.push({ index, source });
+    const source: ChannelSource = { file, assignedBy: 'none', token: parsed.token };
+    place(field, pendingById.get(id)!, source, parsed.channelIndex, parsed.channel, parsed.scheme === 'imagexpress' ? 'pattern' : 'word', mapping);
   }
   for (const [id, pending] of pendingById) {
     const field = fieldsById.get(id)!;
@@ -288,4 +469,17 @@ export function groupChannels(files: InputFile[], options: GroupingOptions = {})
   }
   const fields = [...fieldsById.values()];
   return { fields, unassigned, problems: fields.flatMap((f) => f.problems) };
+}
+
+/** Every channel name (token) of the grouped fields with how many files (or file channels) carry it, in natural order. */
+export function channelTokens(fields: readonly Field[]): { token: string; files: number }[] {
+  const counts = new Map<string, number>();
+  for (const f of fields) {
+    for (const s of [...CHANNELS.map((c) => f.channels[c]), ...f.extras]) {
+      if (!s || s.assignedBy === 'table' || !s.token) continue;
+      counts.set(s.token, (counts.get(s.token) ?? 0) + 1);
+    }
+  }
+  const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+  return [...counts].map(([token, files]) => ({ token, files })).sort((a, b) => collator.compare(a.token, b.token));
 }

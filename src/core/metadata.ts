@@ -149,6 +149,7 @@ export function fieldsFromImageTable(rows: ImageTableRow[], moaRows?: MoaTableRo
     const site = /_s(\d+)_w/.exec(dna.fileName);
     const field: Field = {
       id,
+      name: stemOf(dna.fileName),
       plate: row.plate,
       well: row.well,
       site: site ? Number(site[1]) : undefined,

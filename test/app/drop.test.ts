@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { collectDrop, collectEntries, collectPicked, kindOf, sortDrop, type EntryLike } from '../../src/app/state/drop.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collectDrop, collectEntries, collectPicked, kindOf, probeDropped, sortDrop, type EntryLike } from '../../src/app/state/drop.ts';
+import { encodeTiff8, ramp } from '../fixtures/image-files.ts';
+import { REAL_TIFFS_DIR } from '../fixtures/paths.ts';
 
 /** A fake FileSystemEntry tree: objects are folders, strings are file contents; readEntries returns `batch` at a time. */
 type Tree = { [name: string]: Tree | string };
@@ -102,5 +106,26 @@ describe('sortDrop', () => {
     expect(withBundle.ignored).toEqual([]);
     expect(kindOf('a.tiff')).toBe('image');
     expect(kindOf('a.bin')).toBe('other');
+  });
+});
+
+describe('probeDropped', () => {
+  it('reads the channels of real files on disk, one bad file never stops the rest', async () => {
+    const real = (p: string) => new File([readFileSync(join(REAL_TIFFS_DIR, p))], p.split('/').pop()!);
+    const rgba = encodeTiff8({ width: 6, height: 4, pixels: ramp(6 * 4 * 4), samplesPerPixel: 4, photometric: 2, extraSamples: 2 });
+    const files = [
+      { path: 'x/one.tif', file: real('cellprofiler-examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif') },
+      { path: 'x/broken.tif', file: new File(['II*\0garbage'], 'broken.tif') },
+      { path: 'x/rgba.tif', file: new File([rgba], 'rgba.tif') },
+      { path: 'x/palette.tif', file: real('codecs/shapes_lzw_palette.tif') },
+    ];
+    const seen: number[] = [];
+    const probes = await probeDropped(files, (done) => seen.push(done));
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(probes.get('x/one.tif')).toMatchObject({ format: 'tiff', channelNames: [undefined] });
+    expect(probes.get('x/broken.tif')).toBeInstanceOf(Error);
+    expect((probes.get('x/broken.tif') as Error).message).toContain('broken.tif');
+    expect(probes.get('x/rgba.tif')).toMatchObject({ channelNames: ['Red', 'Green', 'Blue', 'Alpha'] });
+    expect(probes.get('x/palette.tif')).toMatchObject({ channelNames: [undefined] });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { csvCell } from '../../src/core/csv.ts';
 import { exportName, fieldsCsv, runJson, treatmentsCsv, type ModelRef } from '../../src/app/state/export.ts';
+import { planRun, readMetadata, remap } from '../../src/app/state/intake.ts';
 import type { FieldRow, TreatmentRow } from '../../src/app/state/results.ts';
 import { score } from '../../src/core/aggregate.ts';
 
@@ -95,5 +96,24 @@ describe('treatmentsCsv and runJson', () => {
     expect(doc.scores.fields.accuracy).toBe(1);
     expect(doc.scores.treatments.accuracy).toBeNull();
     expect(exportName(model, 'fields', 'csv')).toBe('moa-lens_mcnn-sim-v1_abababab_fields.csv');
+  });
+});
+
+describe('the channel mapping travels with the results', () => {
+  it('CSV: a header comment line names each channel and its use; JSON: a channelMapping field', () => {
+    const images = ['B2_01_1_1_DAPI_001', 'B2_01_2_1_GFP_001', 'B2_01_3_1_Propidium Iodide_001'].map((n) => ({ path: `c/${n}.tif`, file: new File(['x'], `${n}.tif`) }));
+    const plan = planRun(images, readMetadata([]), { mapping: remap(remap({}, 'GFP', 'Tubulin'), 'Propidium Iodide', null) });
+    const csv = fieldsCsv(fields, classes, model, plan.mapping);
+    const [comment, ...rest] = csv.split('\r\n');
+    expect(comment).toBe('# channel mapping: DAPI = DNA (1 file); GFP = Tubulin (1 file); Propidium Iodide = not used (1 file)');
+    expect(parseCsv(rest.join('\r\n'))[0][0]).toBe('plate');
+    expect(treatmentsCsv(treatments, classes, model, plan.mapping).split('\r\n')[0]).toBe(comment);
+    expect(fieldsCsv(fields, classes, model).startsWith('plate,')).toBe(true); // no mapping, no comment
+    const doc = JSON.parse(runJson(fields, treatments, { fields: score([], 3), treatments: score([], 3) }, classes, model, '2026-01-01T00:00:00Z', plan.mapping));
+    expect(doc.channelMapping).toEqual([
+      { name: 'DAPI', usedAs: 'DNA', files: 1, decidedBy: 'word' },
+      { name: 'GFP', usedAs: 'Tubulin', files: 1, decidedBy: 'mapping' },
+      { name: 'Propidium Iodide', usedAs: null, files: 1, decidedBy: 'mapping' },
+    ]);
   });
 });

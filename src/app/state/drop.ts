@@ -1,4 +1,6 @@
-// Turns a drop (files and folders, via FileSystemEntry) or a file picker selection into files with relative paths.
+// Turns a drop (files and folders, via FileSystemEntry) or a file picker selection into files with relative paths,
+// and reads what the images hold (their channels) before a run.
+import { probeImage, type ImageChannels } from '../../core/image-probe.ts';
 
 /** A file with the path it had inside what the user dropped or picked ("Week1_22123/B02_s1_w1.tif"). */
 export interface DroppedFile {
@@ -162,5 +164,45 @@ export function sortDrop(files: DroppedFile[]): SortedDrop {
   }
   if (bundleLike.some((f) => /(^|\/)moa-lens\.json$/i.test(f.path))) out.bundle = bundleLike;
   else for (const f of bundleLike) out.ignored.push({ path: f.path, message: 'Looks like part of a model, but no moa-lens.json came with it; left out.' });
+  return out;
+}
+
+/** Largest image file inspected before a run (the header of a TIFF may sit at its end, so the whole file is read). */
+export const MAX_PROBED_BYTES = 2 ** 30;
+/** Bytes of a PNG or JPEG read to find its header. */
+const IMAGE_HEAD_BYTES = 1 << 20;
+
+function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
+}
+
+/**
+ * What each file holds (size and channels, from its header; no pixels decoded), by path, or the
+ * error that says why it cannot be read. One file at a time; one bad file never stops the rest.
+ */
+export async function probeDropped(
+  files: readonly DroppedFile[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<Map<string, ImageChannels | Error>> {
+  const out = new Map<string, ImageChannels | Error>();
+  let done = 0;
+  for (const { file, path } of files) {
+    const name = path.split('/').pop() ?? path;
+    try {
+      if (/\.tiff?$/i.test(name) && file.size > MAX_PROBED_BYTES)
+        throw new Error(`"${name}" is ${formatBytes(file.size)}; files over ${formatBytes(MAX_PROBED_BYTES)} cannot be opened here.`);
+      const part = /\.tiff?$/i.test(name) ? file : file.slice(0, IMAGE_HEAD_BYTES);
+      let buffer: ArrayBuffer;
+      try {
+        buffer = await part.arrayBuffer();
+      } catch (e) {
+        throw new Error(`Could not read "${name}" (${message(e)}).`);
+      }
+      out.set(path, probeImage(new Uint8Array(buffer), name));
+    } catch (err) {
+      out.set(path, err instanceof Error ? err : new Error(String(err)));
+    }
+    onProgress?.(++done, files.length);
+  }
   return out;
 }

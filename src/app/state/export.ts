@@ -15,17 +15,33 @@ function probHeaders(classes: readonly string[]): string[] {
   return classes.map((c) => `p_${c}`);
 }
 
+/** One channel name of the run and what it was used as (the review's channel mapping), exported with the results. */
+export interface ChannelUse {
+  token: string;
+  files: number;
+  /** DNA, Tubulin or Actin; null: not used. */
+  channel: string | null;
+  assignedBy: string;
+}
+
+/** The CSV's first line when the run had channel names: "# channel mapping: w1 = DNA (3 files); w3 = not used (3 files)". */
+function mappingComment(mapping: readonly ChannelUse[]): string[] {
+  if (!mapping.length) return [];
+  const uses = mapping.map((m) => `${m.token.replace(/[\r\n;]+/g, ' ')} = ${m.channel ?? 'not used'} (${m.files} file${m.files === 1 ? '' : 's'})`);
+  return [`# channel mapping: ${uses.join('; ')}`];
+}
+
 function round(x: number | undefined): number | undefined {
   return x === undefined ? undefined : Math.round(x * 1e6) / 1e6;
 }
 
-export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[], model: ModelRef): string {
+export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[], model: ModelRef, mapping: readonly ChannelUse[] = []): string {
   const header = [
     'plate', 'well', 'site', 'compound', 'concentration', 'status', 'predicted_moa', 'confidence',
     'top2_moa', 'top2_probability', 'top3_moa', 'top3_probability', 'true_moa', 'correct', 'message',
     ...probHeaders(classes), 'model', 'model_sha256', 'files',
   ];
-  const lines = [csvLine(header)];
+  const lines = [...mappingComment(mapping), csvLine(header)];
   for (const r of rows) {
     lines.push(
       csvLine([
@@ -39,9 +55,9 @@ export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[],
   return lines.join('\r\n') + '\r\n';
 }
 
-export function treatmentsCsv(rows: readonly TreatmentRow[], classes: readonly string[], model: ModelRef): string {
+export function treatmentsCsv(rows: readonly TreatmentRow[], classes: readonly string[], model: ModelRef, mapping: readonly ChannelUse[] = []): string {
   const header = ['compound', 'concentration', 'fields', 'predicted_moa', 'confidence', 'true_moa', 'correct', ...probHeaders(classes), 'model', 'model_sha256', 'wells'];
-  const lines = [csvLine(header)];
+  const lines = [...mappingComment(mapping), csvLine(header)];
   for (const t of rows) {
     lines.push(
       csvLine([
@@ -53,7 +69,7 @@ export function treatmentsCsv(rows: readonly TreatmentRow[], classes: readonly s
   return lines.join('\r\n') + '\r\n';
 }
 
-/** One JSON document: the model, the classes, every field, every treatment and the scores. */
+/** One JSON document: the model, the classes, the channel mapping, every field, every treatment and the scores. */
 export function runJson(
   fields: readonly FieldRow[],
   treatments: readonly TreatmentRow[],
@@ -61,6 +77,7 @@ export function runJson(
   classes: readonly string[],
   model: ModelRef,
   createdAt = new Date().toISOString(),
+  mapping: readonly ChannelUse[] = [],
 ): string {
   const scoreJson = (s: RunScores['fields']) => ({ n: s.n, correct: s.correct, accuracy: s.n ? s.accuracy : null, confusion: s.confusion });
   const doc = {
@@ -69,11 +86,13 @@ export function runJson(
     createdAt,
     model: { name: model.name, sha256: model.hash, trained: model.trained },
     classes,
+    channelMapping: mapping.map((m) => ({ name: m.token, usedAs: m.channel, files: m.files, decidedBy: m.assignedBy })),
     scores: { fields: scoreJson(scores.fields), treatments: scoreJson(scores.treatments) },
     fields: fields.map((r) => ({
       plate: r.plate,
       well: r.well,
       site: r.site,
+      name: r.name ?? null,
       files: r.files,
       compound: r.compound ?? null,
       concentration: r.concentration ?? null,

@@ -6,6 +6,8 @@ import type { ClassProbability, FieldResult, TileLayout } from '../../engine/ind
 /** What the app knows about a field before classifying it: where it sits and what was on it. */
 export interface FieldInfo {
   id: string;
+  /** What names the field for the user, whatever its file names say about plate and well: its file name without the channel part, or its one file's name. */
+  name?: string;
   plate: string;
   well: string;
   /** Site (field number) inside the well; null when the file names do not say. */

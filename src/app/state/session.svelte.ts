@@ -1,10 +1,12 @@
 // The app's one piece of live state: engine and model, dropped files, the run plan, results and progress (Svelte runes).
 import type { ChannelMapping } from '../../core/grouping.ts';
+import type { ImageChannels } from '../../core/image-probe.ts';
 import { CHANNELS, MOA_CLASSES, type ChannelName } from '../../core/labels.ts';
 import { createEngine, type BackendChoice, type BackendInfo, type BundleSource, type Engine, type FieldDisplay, type FieldInput, type FieldResult, type LoadedBundle } from '../../engine/index.ts';
 import { fetchDemoPlate } from './demo.ts';
-import { sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
-import { planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
+import { browserStore, recallMapping, rememberMapping } from './channel-memory.ts';
+import { probeDropped, sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
+import { needsProbe, planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
 import { UnverifiedConsent } from './model-trust.ts';
 import { precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
 import { platesFromFields } from './plate-layout.ts';
@@ -59,6 +61,12 @@ export class Session {
   /** Plain sentence when a drop brought nothing usable. */
   notice = $state<string | null>(null);
   mapping = $state.raw<ChannelMapping>({});
+  /** What each inspected image holds (its channels), or why it could not be read, by path. */
+  probes = $state.raw<ReadonlyMap<string, ImageChannels | Error>>(new Map());
+  /** Images being inspected before the plan is final (null when none). */
+  probing = $state.raw<{ done: number; total: number } | null>(null);
+  /** The channel mapping of the last run, as exported with its results. */
+  runMapping = $state.raw<MappingRow[]>([]);
   rgbOrder = $state.raw<[number, number, number]>([0, 1, 2]);
 
   rows = $state.raw<FieldRow[]>([]);
@@ -69,7 +77,7 @@ export class Session {
   classes = $derived<readonly string[]>(this.bundle?.classes ?? MOA_CLASSES);
   channels = $derived<readonly ChannelName[]>(this.bundle?.preprocessing.channels ?? CHANNELS);
   tables = $derived<MetadataTables>(this.csvs.length ? readMetadata(this.csvs) : EMPTY_TABLES);
-  plan = $derived<RunPlan>(planRun(this.images, this.tables, { mapping: this.mapping, rgbOrder: this.rgbOrder }, this.channels));
+  plan = $derived<RunPlan>(planRun(this.images, this.tables, { mapping: this.mapping, rgbOrder: this.rgbOrder, probes: this.probes }, this.channels));
   treatments = $derived(treatmentRows(this.rows, this.classes));
   scores = $derived(runScores(this.rows, this.treatments, this.classes.length));
   plates = $derived(platesFromFields(this.rows));
@@ -77,7 +85,7 @@ export class Session {
   /** The loaded model is unverified and the user has not yet chosen to run it. */
   needsTrustConfirmation = $derived(this.consent.needsConfirmation(this.bundle));
   /** The engine is ready and its model may run. */
-  canRun = $derived(this.engineStatus === 'ready' && this.consent.mayRun(this.bundle));
+  canRun = $derived(this.engineStatus === 'ready' && this.consent.mayRun(this.bundle) && this.probing === null);
   selected = $derived(this.selectedId === null ? null : (this.rows.find((r) => r.id === this.selectedId) ?? null));
 
   private engine: Engine | null = null;
@@ -164,7 +172,8 @@ export class Session {
     const sorted = sortDrop(result.files);
     const csvs = await Promise.all(sorted.metadata.map(async (f) => ({ path: f.path, text: await f.file.text() })));
     const known = new Set(this.images.map((f) => f.path));
-    this.images = [...this.images, ...sorted.images.filter((f) => !known.has(f.path))];
+    const added = sorted.images.filter((f) => !known.has(f.path));
+    this.images = [...this.images, ...added];
     this.csvs = [...this.csvs.filter((c) => !csvs.some((n) => n.path === c.path)), ...csvs];
     this.dropProblems = [...this.dropProblems, ...result.problems, ...sorted.ignored];
     if (sorted.bundle.length) await this.loadModel(sorted.bundle.map((f) => f.file));
@@ -175,6 +184,25 @@ export class Session {
         ? `Nothing here can be used: ${result.files.length} file(s), none of them a TIFF, PNG or JPEG image, a metadata CSV or a model folder.`
         : 'Nothing was dropped (an empty folder?).';
     if (this.images.length || this.csvs.length) this.phase = this.rows.length ? this.phase : 'review';
+    await this.inspect(added.filter((f) => needsProbe(f.path)));
+    if (!Object.keys(this.mapping.tokens ?? {}).length) this.mapping = recallMapping(browserStore(), this.channelTokens()) ?? this.mapping;
+  }
+
+  /** Reads the channels of images whose names do not say (greyscale, RGB(A), multi-page) before the plan is final; Classify waits. */
+  private async inspect(files: DroppedFile[]): Promise<void> {
+    if (!files.length) return;
+    this.probing = { done: 0, total: files.length };
+    try {
+      const found = await probeDropped(files, (done, total) => (this.probing = { done, total }));
+      this.probes = new Map([...this.probes, ...found]);
+    } finally {
+      this.probing = null;
+    }
+  }
+
+  /** The channel names of the drop the user may map (not the image table's columns). */
+  private channelTokens(): string[] {
+    return this.plan.mapping.filter((m) => m.assignedBy !== 'table').map((m) => m.token);
   }
 
   /** Downloads the demo plate (files and metadata) from our own origin, takes it in as a drop and runs it. */
@@ -193,8 +221,11 @@ export class Session {
     if (this.canRun && this.plan.fields.some((f) => f.input)) await this.run();
   }
 
+  /** Uses the channel name `row.token` as `channel` (null: not used), and remembers it for drops with the same channel names. */
   setChannel(row: MappingRow, channel: ChannelName | null): void {
-    this.mapping = remap(this.mapping, row, channel);
+    const tokens = this.channelTokens();
+    this.mapping = remap(this.mapping, row.token, channel);
+    rememberMapping(browserStore(), tokens, this.mapping);
   }
 
   setRgbChannel(channel: ChannelName, rgbIndex: number): void {
@@ -207,6 +238,7 @@ export class Session {
   async run(): Promise<void> {
     if (!this.engine || !this.bundle || !this.consent.mayRun(this.bundle) || this.phase === 'running') return;
     const plan = this.plan;
+    this.runMapping = plan.mapping;
     this.inputs = new Map(plan.fields.filter((f) => f.input).map((f) => [f.info.id, f.input!]));
     const rows = plan.fields.map((f) =>
       f.input ? pendingRow(f.info, this.classes) : { ...pendingRow(f.info, this.classes), status: 'failed' as const, message: f.problems.join(' ') },
@@ -268,6 +300,8 @@ export class Session {
     this.dropProblems = [];
     this.rows = [];
     this.mapping = {};
+    this.probes = new Map();
+    this.runMapping = [];
     this.notice = null;
     this.selectedId = null;
     this.phase = 'empty';

@@ -10,7 +10,7 @@ import type { ChannelPlane, DecodedImage, DecodeOptions, PlaneData, SampleFormat
 /** Default budget for decoded pixels of one file: 1 GiB. */
 export const DEFAULT_MAX_DECODE_BYTES = 2 ** 30;
 
-const RGB_NAMES = ['Red', 'Green', 'Blue'];
+export const RGB_NAMES = ['Red', 'Green', 'Blue'];
 
 
 function sampleFormatName(code: number): SampleFormat {
@@ -84,7 +84,8 @@ async function decodeChecked(input: Uint8Array | ArrayBuffer, fileName: string, 
   };
 }
 
-function channelName(layout: StackLayout, pageChannel: number, sample: number, samples: number): string | undefined {
+/** The name of sample `sample` (of `samples`) of page-channel `pageChannel`, where the file states one. */
+export function channelName(layout: StackLayout, pageChannel: number, sample: number, samples: number): string | undefined {
   if (samples === 1) return layout.channelNames[pageChannel];
   if (layout.channelNames.length === 1 && layout.pageChannels === 1) return undefined; // one name for an RGB channel: keep colour names
   return layout.channelNames[pageChannel * samples + sample];
