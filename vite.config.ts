@@ -17,6 +17,7 @@ const E2E_TESTS = [
   'test/mpi/train-watchdog.test.ts', // a training run over mpirun with one rank stopped (SIGSTOP)
   'test/training/train-learns.test.ts', // trainer child processes that learn (~50 s)
   'test/training/train-resume.test.ts', // trainer child processes, one killed and resumed
+  'test/training/train-cv.test.ts', // train:cv sweeps as child processes: two folds, killed and resumed (~90 s)
   'test/training/train-failures.test.ts', // trainer and other CLIs as child processes that fail (~10 s)
   'test/training/bundle-trust-cli.test.ts', // keygen, export and evaluate as child processes
   'test/training/engine-backend-fallback.test.ts', // a fresh Node process without the native engine
