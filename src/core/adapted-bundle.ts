@@ -1,0 +1,77 @@
+// An adapted model: the base bundle's network with its last layer replaced by a head fitted on frozen profiles
+// (logistic-head.ts), written as a new bundle in the same format (writeBundleFiles), its provenance naming the base
+// bundle's sha256 and the label file. Used by the engine's worker for "Adapt to this plate".
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { writeBundleFiles } from './bundle.ts';
+import type { BundleMetadata } from './bundle-format.ts';
+import { MOA_CLASSES } from './labels.ts';
+import type { LinearHead } from './logistic-head.ts';
+
+/** What the adapted bundle records of the labels it was fitted on. */
+export interface AdaptationLabels {
+  /** The annotation file's name, or a description of marks made in the app. */
+  source: string;
+  /** sha256 of the label table as used (CSV text). */
+  sha256: string;
+  fields: number;
+  compounds: number;
+}
+
+export interface Adaptation {
+  name: string;
+  createdAt: string;
+  classes: string[];
+  head: LinearHead;
+  labels: AdaptationLabels;
+  /** Leave-one-compound-out accuracy shown before the head was accepted. */
+  validation: { fields: number; treatments: number; compounds: number };
+}
+
+/** The base model with `head` as its last layer (sharing every other layer's weights with `model`). */
+export function modelWithHead(model: tfl.LayersModel, head: LinearHead): tfl.LayersModel {
+  const last = model.layers[model.layers.length - 1];
+  const features = last.input;
+  if (Array.isArray(features)) throw new Error(`The model's last layer "${last.name}" takes ${features.length} inputs; one feature tensor is expected.`);
+  const width = features.shape[features.shape.length - 1];
+  if (width !== head.inputs) throw new Error(`The head reads ${head.inputs} features; the model's last layer reads ${width}.`);
+  const dense = tfl.layers.dense({ units: head.classes, activation: 'softmax', name: last.name });
+  const outputs = dense.apply(features) as tfl.SymbolicTensor;
+  const adapted = tfl.model({ inputs: model.inputs, outputs, name: model.name });
+  const kernel = tf.tensor2d(head.kernel, [head.inputs, head.classes]);
+  const bias = tf.tensor1d(head.bias);
+  dense.setWeights([kernel, bias]);
+  kernel.dispose();
+  bias.dispose();
+  return adapted;
+}
+
+/** The adapted bundle's files (float32 weights; a base's out-of-distribution section is not carried: its file is the base's). */
+export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadata: BundleMetadata; hash: string }, a: Adaptation): Promise<Map<string, Uint8Array>> {
+  if (a.classes.length !== a.head.classes) throw new Error(`The head has ${a.head.classes} outputs for ${a.classes.length} classes.`);
+  const adapted = modelWithHead(model, a.head);
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await adapted.save({ save: async (saved) => ((artifacts = saved), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
+  const bytes = artifacts?.weightData ? (Array.isArray(artifacts.weightData) ? artifacts.weightData.reduce((n, b) => n + b.byteLength, 0) : artifacts.weightData.byteLength) : 0;
+  const standard = a.classes.length === MOA_CLASSES.length && a.classes.every((c, i) => c === MOA_CLASSES[i]);
+  const m = base.metadata;
+  return writeBundleFiles(artifacts!, {
+    name: a.name,
+    createdAt: a.createdAt,
+    labelSet: standard ? 'bbbc021-moa' : 'custom',
+    classes: [...a.classes],
+    input: m.input,
+    preprocessing: m.preprocessing,
+    tiling: m.tiling,
+    architecture: { ...m.architecture, parameters: adapted.countParams() },
+    weights: { dtype: 'float32', bytes },
+    provenance: {
+      trained: true,
+      summary: `${m.name} with a new head (multinomial logistic regression, L2) fitted in the browser on frozen profiles of ${a.labels.fields} fields of ${a.labels.compounds} compounds (${a.labels.source}).`,
+      adaptedFrom: { name: m.name, sha256: base.hash },
+      labels: a.labels,
+      head: 'multinomial logistic regression with L2 on the penultimate layer (frozen)',
+      leaveOneCompoundOut: a.validation,
+    },
+  });
+}
