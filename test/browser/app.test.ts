@@ -11,6 +11,7 @@ import { NO_TRUST } from '../../src/core/bundle-trust.ts';
 import { CHANNELS } from '../../src/core/labels.ts';
 import { parseImageTable, parseMoaTable, moaLookup, treatmentKey } from '../../src/core/metadata.ts';
 import { writeSimulatedDataset } from '../../training/src/simulate/dataset-writer.ts';
+import { encodeTiff16 } from '../../training/src/simulate/tiff-writer.ts';
 import { BBBC021_METADATA_DIR as METADATA_DIR } from '../fixtures/paths.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { CSP_PROBE_MOUNT, expectedHeaders, expectLockedDown, pageHeadersOf, probeUrl, runProbe } from './harness/csp.ts';
@@ -35,6 +36,8 @@ let expected: Expected;
 let classes: string[];
 const corruptName = { value: '' };
 const missingName = { value: '' };
+/** A field whose Tubulin file is all zeros (classified, with a warning on its row). */
+const blankField = { id: '', fileName: '' };
 
 /** All files under a folder, relative paths. */
 async function walk(dir: string, prefix = ''): Promise<string[]> {
@@ -64,6 +67,11 @@ beforeAll(async () => {
   await writeFile(path.join(plate, corrupt.files.DNA.pathName, corrupt.files.DNA.fileName), 'this is not a TIFF');
   await rm(path.join(plate, missing.files.Actin.pathName, missing.files.Actin.fileName));
   await writeFile(path.join(plate, 'notes.txt'), 'lab notes');
+  // A blank channel: the third field's Tubulin file holds only zeros.
+  const blank = rows[2];
+  blankField.id = `${blank.files.DNA.pathName}/${blank.files.DNA.fileName.replace(/_w\d[0-9A-Fa-f-]*\.tiff?$/i, '')}`;
+  blankField.fileName = blank.files.Tubulin.fileName;
+  await writeFile(path.join(plate, blank.files.Tubulin.pathName, blankField.fileName), encodeTiff16({ width: 320, height: 256, data: new Uint16Array(320 * 256) }));
 
   // A field of Zstandard-compressed TIFFs (a codec geotiff loads on demand), for the field view.
   const zstd = path.join(tmp.dir, 'zstd');
@@ -162,6 +170,11 @@ describe('MoA Lens app in Chromium', () => {
     expect(failed).toHaveLength(2);
     expect(failed.map((r) => r.text).join(' ')).toContain(corruptName.value);
     expect(failed.map((r) => r.text).join(' ')).toContain(missingName.value);
+    // The blank Tubulin file: classified, and its row says so; no other row warns.
+    const blankRow = rows.find((r) => r.id === blankField.id)!;
+    expect(blankRow.status).toBe('ok');
+    expect(blankRow.text).toContain(`"${blankField.fileName}", used as Tubulin, is blank (every pixel is 0)`);
+    expect(await page.$$eval('[data-testid="field-warning"]', (tags) => tags.map((t) => t.closest('tr')!.getAttribute('data-field-id')))).toEqual([blankField.id]);
 
     await page.click('[data-testid="tab-accuracy"]');
     const fa = await page.$eval('[data-testid="field-accuracy"]', (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));

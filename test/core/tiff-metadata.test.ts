@@ -116,6 +116,11 @@ describe('multi-file OME-TIFF: planes stay in the files the OME-XML names', () =
     expect(decoded.planes[0].name).toBe('GFP');
   });
 
+  test('an OME element UUID that no TiffData repeats (rewritten by a tool): the FileName that is this file\'s name decides', async () => {
+    const decoded = await decode(file(3, 'urn:uuid:rewritten'), names[3], { t: 1 });
+    expect(decoded.planes.map(idOf)).toEqual([3]);
+  });
+
   test('a file whose OME-XML places no plane in it is refused, naming the files that hold them', async () => {
     const e = await refusal(file(0, 'urn:uuid:ffffffff-0000-4000-8000-000000000000'), 'renamed.ome.tif');
     expect(e.message).toMatch(/^"renamed\.ome\.tif" is one file of a multi-file OME-TIFF set, but its OME-XML places no plane in this file: they are in "set_c0_t0\.ome\.tif", /);

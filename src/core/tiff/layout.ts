@@ -293,9 +293,11 @@ function omeLayout(ome: OmeMetadata, pages: PageSummary[], fileName: string, opt
     );
   }
   const first = pages[0];
-  // A TiffData is this file's when it names no file, or names this file's UUID (or, without one, its name).
+  // A TiffData is this file's when it names no file, or names this file's UUID; when no TiffData names
+  // that UUID (none on the OME element, or a tool rewrote it), when its FileName is this file's name.
+  const byUuid = ome.uuid !== undefined && ome.images.some((image) => image.tiffData.some((td) => td.uuid === ome.uuid));
   const isOwn = (td: OmeTiffData) =>
-    td.uuid === undefined || (ome.uuid !== undefined ? td.uuid === ome.uuid : td.fileName !== undefined && baseName(td.fileName) === baseName(fileName));
+    td.uuid === undefined || (byUuid ? td.uuid === ome.uuid : td.fileName !== undefined && baseName(td.fileName) === baseName(fileName));
   let nextPage = 0;
   const placed = ome.images.map((image) => {
     const p = placeOmeImage(image, first.samplesPerPixel, pages.length, nextPage, isOwn);
