@@ -107,9 +107,30 @@ function blankPlaneWarning(plane: PixelPlane, what: string, channel: ChannelName
   return `${what}, used as ${channel}, is blank (${content}): the prediction does not rest on a real ${channel} image.`;
 }
 
+/**
+ * One file's image standing for two channels (a greyscale picture saved as RGB, a palette expanded to
+ * three planes): one sample is one channel, so the field is refused. Blank planes are left to the warning.
+ */
+function copiedChannel(planes: PixelPlane[], sources: string[], channels: readonly ChannelName[]): string | undefined {
+  for (let i = 0; i < planes.length; i++) {
+    for (let j = i + 1; j < planes.length; j++) {
+      const a = planes[i].data;
+      const b = planes[j].data;
+      if (a.length !== b.length || uniformValue(a) !== undefined) continue;
+      let same = true;
+      for (let k = 0; k < a.length && same; k++) same = a[k] === b[k];
+      if (same)
+        return `${sources[i]} (as ${channels[i]}) and ${sources[j]} (as ${channels[j]}) are the same image: one stain cannot stand for two channels, so the field is not classified. DNA, Tubulin and Actin must each come from a channel of its own.`;
+    }
+  }
+  return undefined;
+}
+
 /** Reads and decodes one field into planes ordered as `channels` (the bundle's channel order). */
 export async function readField(field: FieldInput, channels: readonly ChannelName[]): Promise<DecodedField> {
   const decoded = await readFieldPlanes(field, channels);
+  const copy = 'file' in field ? copiedChannel(decoded.planes, decoded.sources, channels) : undefined;
+  if (copy) throw new FieldError('decode', copy);
   const warnings = decoded.planes.flatMap((plane, i) => blankPlaneWarning(plane, decoded.sources[i], channels[i]) ?? []);
   return { planes: decoded.planes, notes: decoded.notes, warnings, readMs: decoded.readMs, decodeMs: decoded.decodeMs };
 }

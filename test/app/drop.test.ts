@@ -113,7 +113,12 @@ describe('probeDropped', () => {
   it('reads the channels of real files on disk, one bad file never stops the rest', async () => {
     const real = (p: string) => new File([readFileSync(join(REAL_TIFFS_DIR, p))], p.split('/').pop()!);
     const rgba = encodeTiff8({ width: 6, height: 4, pixels: ramp(6 * 4 * 4), samplesPerPixel: 4, photometric: 2, extraSamples: 2 });
+    // A header that claims 100,000 x 100,000 pixels: refused with the engine's limit before the file is read whole.
+    const huge = encodeTiff8({ width: 1, height: 1, pixels: ramp(1), samplesPerPixel: 1, photometric: 1 });
+    new DataView(huge.buffer).setUint32(18, 100_000, true);
+    new DataView(huge.buffer).setUint32(30, 100_000, true);
     const files = [
+      { path: 'x/huge.tif', file: new File([huge], 'huge.tif') },
       { path: 'x/one.tif', file: real('cellprofiler-examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif') },
       { path: 'x/broken.tif', file: new File(['II*\0garbage'], 'broken.tif') },
       { path: 'x/rgba.tif', file: new File([rgba], 'rgba.tif') },
@@ -121,7 +126,8 @@ describe('probeDropped', () => {
     ];
     const seen: number[] = [];
     const probes = await probeDropped(files, (done) => seen.push(done));
-    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect((probes.get('x/huge.tif') as Error).message).toMatch(/"huge\.tif" is too large to open here/);
     expect(probes.get('x/one.tif')).toMatchObject({ format: 'tiff', channelNames: [undefined] });
     expect(probes.get('x/broken.tif')).toBeInstanceOf(Error);
     expect((probes.get('x/broken.tif') as Error).message).toContain('broken.tif');

@@ -10,6 +10,7 @@ import { FieldError } from '../../src/core/errors.ts';
 import { readField } from '../../src/engine/field-reader.ts';
 import type { FieldSuccess } from '../../src/engine/index.ts';
 import { encodeTiff16, encodeTiffPages } from '../../training/src/simulate/tiff-writer.ts';
+import { encodeTiff8, GREY_PALETTE, ramp } from '../fixtures/image-files.ts';
 import { REAL_TIFFS_DIR } from '../fixtures/paths.ts';
 
 const CHANNELS = ['DNA', 'Tubulin', 'Actin'] as const;
@@ -58,7 +59,7 @@ describe('blank planes', () => {
     const file = encodeTiffPages([
       { width: 32, height: 32, data: noisy },
       { width: 32, height: 32, data: new Uint16Array(32 * 32) },
-      { width: 32, height: 32, data: noisy },
+      { width: 32, height: 32, data: Uint16Array.from(noisy, (v) => 4095 - v) },
     ]);
     const field = await readField({ id: 'M', file: blob(file), name: 'stack.tif' }, CHANNELS);
     expect(field.warnings).toEqual([expect.stringMatching(/^channel 2 of "stack\.tif", used as Tubulin, is blank \(every pixel is 0\)/)]);
@@ -98,8 +99,9 @@ describe('files above the decode limit are refused before they are read', () => 
   });
 
   test('a real file whose page directory sits at its end (IFD after the pixels) is probed and read as usual', async () => {
-    const worm = path.join(REAL_TIFFS_DIR, 'cellprofiler-examples/ExampleStraightenWorms/101210OranePlt1_C16_w1_[9AA4D9EA-18E4-4354-8C7D-0202029A8048].tif');
-    const field = await readField({ id: 'W', file: blobOf(worm), name: 'worm.tif', channelOrder: [0, 0, 0] }, CHANNELS);
+    const folder = path.join(REAL_TIFFS_DIR, 'cellprofiler-examples/ExampleStraightenWorms');
+    const [w1, w2, w3] = fs.readdirSync(folder).sort().map((n) => blobOf(path.join(folder, n)));
+    const field = await readField({ id: 'W', channels: { DNA: w1, Tubulin: w2, Actin: w3 } }, CHANNELS);
     expect(field.planes[0]).toMatchObject({ width: 696, height: 520 });
   });
 });
@@ -117,3 +119,12 @@ function setFirstPageTag(bytes: Uint8Array, tag: number, value: number): void {
   }
   throw new Error(`tag ${tag} not found`);
 }
+
+describe('one sample is one channel', () => {
+  test('a palette TIFF (its grey palette expanded to three planes) given as a three-channel file is refused, naming the planes', async () => {
+    const palette = encodeTiff8({ width: 16, height: 8, pixels: ramp(128), samplesPerPixel: 1, photometric: 3, palette: GREY_PALETTE });
+    fs.writeFileSync(path.join(tmp, 'grey_lut.tif'), palette);
+    const error = await readError(readField({ id: 'lut', file: blobOf(path.join(tmp, 'grey_lut.tif')), name: 'grey_lut.tif', channelOrder: [0, 1, 2] }, CHANNELS));
+    expect(error.message).toMatch(/channel 1 of "grey_lut\.tif" \(as DNA\) and channel 2 of "grey_lut\.tif" \(as Tubulin\) are the same image: one stain cannot stand for two channels/);
+  });
+});

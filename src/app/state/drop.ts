@@ -1,6 +1,7 @@
 // Turns a drop (files and folders, via FileSystemEntry) or a file picker selection into files with relative paths,
 // and reads what the images hold (their channels) before a run.
 import { probeImage, type ImageChannels } from '../../core/image-probe.ts';
+import { checkBeforeReading, DEFAULT_MAX_DECODE_BYTES } from '../../core/tiff/index.ts';
 
 /** A file with the path it had inside what the user dropped or picked ("Week1_22123/B02_s1_w1.tif"). */
 export interface DroppedFile {
@@ -167,18 +168,14 @@ export function sortDrop(files: DroppedFile[]): SortedDrop {
   return out;
 }
 
-/** Largest image file inspected before a run (the header of a TIFF may sit at its end, so the whole file is read). */
-export const MAX_PROBED_BYTES = 2 ** 30;
 /** Bytes of a PNG or JPEG read to find its header. */
 const IMAGE_HEAD_BYTES = 1 << 20;
 
-function formatBytes(n: number): string {
-  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
-}
-
 /**
  * What each file holds (size and channels, from its header; no pixels decoded), by path, or the
- * error that says why it cannot be read. One file at a time; one bad file never stops the rest.
+ * error that says why it cannot be read. A TIFF is read whole (its page chain may end anywhere) once
+ * the engine's own size check passes, so a file the run would refuse is refused here, before it,
+ * with the same message. One file at a time; one bad file never stops the rest.
  */
 export async function probeDropped(
   files: readonly DroppedFile[],
@@ -189,9 +186,9 @@ export async function probeDropped(
   for (const { file, path } of files) {
     const name = path.split('/').pop() ?? path;
     try {
-      if (/\.tiff?$/i.test(name) && file.size > MAX_PROBED_BYTES)
-        throw new Error(`"${name}" is ${formatBytes(file.size)}; files over ${formatBytes(MAX_PROBED_BYTES)} cannot be opened here.`);
-      const part = /\.tiff?$/i.test(name) ? file : file.slice(0, IMAGE_HEAD_BYTES);
+      const tiff = /\.tiff?$/i.test(name);
+      if (tiff) await checkBeforeReading(async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()), file.size, name, DEFAULT_MAX_DECODE_BYTES);
+      const part = tiff ? file : file.slice(0, IMAGE_HEAD_BYTES);
       let buffer: ArrayBuffer;
       try {
         buffer = await part.arrayBuffer();
@@ -200,7 +197,8 @@ export async function probeDropped(
       }
       out.set(path, probeImage(new Uint8Array(buffer), name));
     } catch (err) {
-      out.set(path, err instanceof Error ? err : new Error(String(err)));
+      const problem = err instanceof Error ? err : new Error(String(err));
+      out.set(path, problem.message.includes(name) ? problem : new Error(`Could not read "${name}" (${problem.message}).`));
     }
     onProgress?.(++done, files.length);
   }
