@@ -1,6 +1,6 @@
 // train:cv end to end: a real 2-fold leave-one-compound-out sweep, killed mid-sweep (the whole process group), resumed.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { DMSO, MOA_CLASSES } from '../../src/core/labels.ts';
 import { latestCheckpoint } from '../../training/src/train/checkpoint.ts';
 import type { CvReport, HeldOutField } from '../../training/src/cv/report.ts';
 import { repoRoot, runTrainer, smallDataset } from './train-helpers.ts';
+import { mpirunInstalled } from '../mpi/mpirun.ts';
 
 const cv = [process.execPath, '--import', 'tsx', path.join(repoRoot, 'training', 'src', 'train-cv-cli.ts')];
 const trainer = ['--input-size', '64x64', '--width-multiplier', '0.25', '--epochs', '2', '--global-batch', '4', '--max-steps', '4', '--checkpoint-every', '1', '--base-lr', '0.01', '--warmup-epochs', '1', '--quantize', 'float32'];
@@ -104,5 +105,25 @@ describe('train:cv', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/sweep\.json is a different sweep \(trainer flags differ/);
     expect(existsSync(path.join(work, 'g38'))).toBe(false);
+  });
+
+  it.skipIf(!mpirunInstalled())('runs an nscb fold through train:cluster on 2 ranks with --recipe 2018 (flags overriding it)', async () => {
+    const out = path.join(work, 'nscb');
+    const flags = ['--data', data, '--out', out, '--recipe', '2018', ...trainer];
+    const r = await runTrainer(['--split', 'nscb', '--np', '2', '--folds-subset', '3', '--', ...flags], { command: cv });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/train:cv: NSCB, not-same-compound-or-batch \(\d+ folds\) on .*running 1 \(3\)/);
+    expect(r.stdout).toMatch(/\[fold 3\] \[train:cluster\] mpirun .*-np 2/);
+    expect(r.stdout).toMatch(/\[fold 3\] recipe: recipe 2018: input 64x64, binning 1, width x0\.25; global batch 4; .*linear decay.*class weighting none, normalisation x \/ 65535, augmentation none; changed by flags: /);
+    expect(r.stdout).toMatch(/\[fold 3\] split: nscb:\S+\/Week\d+: /);
+    const dir = path.join(out, 'folds', readdirSync(path.join(out, 'folds'))[0], 'model');
+    const meta = JSON.parse(await readFile(path.join(dir, 'moa-lens.json'), 'utf8'));
+    expect(meta.preprocessing.normalisation).toEqual({ method: 'divide', by: 65535 });
+    expect(meta.provenance.worldSize).toBe(2);
+    expect(meta.provenance.command).toMatch(/^npm run train:cluster -- --np 2 -- .*--recipe 2018 .*--split nscb --fold 3 --resume$/);
+    expect(meta.provenance.recipe).toMatchObject({ recipe: '2018', split: 'nscb', augment: false, classWeighting: 'none', globalBatch: 4 });
+    const { report } = JSON.parse(await readFile(path.join(out, 'cv-report.json'), 'utf8')) as { report: CvReport };
+    expect(report.method).toBe('M-CNN 64x64, width x0.25, recipe 2018');
+    expect(report.perFold.map((f) => f.index)).toEqual([3]);
   });
 });
