@@ -379,6 +379,13 @@ function assignByOrder(field: Field, pending: Pending[]): void {
   for (const p of setAside) field.extras.push({ ...p.source, assignedBy: 'none' });
 }
 
+const NATURAL = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+/** "DNA", "Tubulin or Actin", "DNA, Tubulin or Actin". */
+function orList(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}` : (items[0] ?? '');
+}
+
 function finish(field: Field): void {
   const sources = [...CHANNELS.map((c) => field.channels[c]).filter((s): s is ChannelSource => s !== undefined), ...field.extras];
   const missing = CHANNELS.filter((c) => !field.channels[c]);
@@ -386,10 +393,10 @@ function finish(field: Field): void {
     addProblem(
       field,
       'too-few-channels',
-      `Field ${title(field)} has ${sources.length ? `one channel (${describe(sources[0])})` : 'no channel in use'}; DNA, Tubulin and Actin must each come from a channel of its own (no ${missing.join(' or ')} image). It is not classified.`,
+      `Field ${title(field)} has ${sources.length ? `one channel (${describe(sources[0])})` : 'no channel in use'}; DNA, Tubulin and Actin must each come from a channel of its own (no ${orList(missing)} image). It is not classified.`,
     );
   } else {
-    const names = sources.map((s) => s.token ?? s.file.name).join(', ');
+    const names = sources.map((s) => s.token ?? s.file.name).sort(NATURAL.compare).join(', ');
     for (const channel of missing) addProblem(field, 'missing-channel', `Field ${title(field)} has no ${channel} image: none of its channels (${names}) is mapped to ${channel}.`, channel);
   }
   for (const extra of field.extras) {
@@ -420,7 +427,7 @@ function singleFileField(file: InputFile, id: string, parsed: ParsedName, folder
   const pending: Pending[] = [];
   names.forEach((label, index) => {
     const token = label ?? (names.length > 1 ? `channel ${index + 1}` : parsed.token);
-    const source: ChannelSource = { file, channelIndex: names.length > 1 || file.channelNames ? index : undefined, assignedBy: 'none', token };
+    const source: ChannelSource = { file, channelIndex: names.length > 1 ? index : undefined, assignedBy: 'none', token };
     // Unnamed samples and colour names (Red, Green, Blue) may be taken in order; a stated stain name is never guessed.
     const numbered = label === undefined || RGB_WORDS.test(label) || NOT_A_STAIN.test(label);
     place(field, pending, source, numbered ? index : undefined, label ? channelFromWords(label)?.channel : parsed.channel, 'word', mapping);
@@ -480,6 +487,5 @@ export function channelTokens(fields: readonly Field[]): { token: string; files:
       counts.set(s.token, (counts.get(s.token) ?? 0) + 1);
     }
   }
-  const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
-  return [...counts].map(([token, files]) => ({ token, files })).sort((a, b) => collator.compare(a.token, b.token));
+  return [...counts].map(([token, files]) => ({ token, files })).sort((a, b) => NATURAL.compare(a.token, b.token));
 }
