@@ -1,8 +1,10 @@
 // createEngine: the main-thread handle of the inference worker (posts Files/ArrayBuffers, receives results).
 import { CHOICE_KEY_PREFIX } from './backend-choice.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
+import type { Adaptation } from '../core/adapted-bundle.ts';
 import type {
   BackendInfo,
+  BundleFileBytes,
   BundleSource,
   ClassifyOptions,
   Engine,
@@ -186,6 +188,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
     async offlineFiles(source: BundleSource = 'default'): Promise<OfflineFile[]> {
       return ((await request({ type: 'offlineFiles', id: nextId++, source })) as Extract<FromWorker, { type: 'offlineFiles' }>).files;
+    },
+    async adaptBundle(adaptation: Adaptation): Promise<BundleFileBytes[]> {
+      const run = classifyChain.then(() => request({ type: 'adaptBundle', id: nextId++, adaptation }));
+      classifyChain = run.catch(() => undefined);
+      return ((await run) as Extract<FromWorker, { type: 'adaptedBundle' }>).files;
     },
     async memory(): Promise<EngineMemory> {
       return ((await request({ type: 'memory', id: nextId++ })) as Extract<FromWorker, { type: 'memory' }>).memory;

@@ -1,5 +1,6 @@
 // Messages between the engine's main-thread handle and its worker.
-import type { BackendChoice, BackendInfo, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile, TrustedKey } from './types.ts';
+import type { Adaptation } from '../core/adapted-bundle.ts';
+import type { BackendChoice, BackendInfo, BundleFileBytes, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile, TrustedKey } from './types.ts';
 
 export type ToWorker =
   | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string; trustedKeys?: TrustedKey[] }
@@ -10,7 +11,8 @@ export type ToWorker =
   | { type: 'cancel'; id: number }
   | { type: 'display'; id: number; field: FieldInput; maxSide?: number }
   | { type: 'offlineFiles'; id: number; source: BundleSource }
-  | { type: 'memory'; id: number };
+  | { type: 'memory'; id: number }
+  | { type: 'adaptBundle'; id: number; adaptation: Adaptation };
 
 /** A serialisable error: name (BundleError, AbortError, ...) and message. */
 export interface WireError {
@@ -27,4 +29,5 @@ export type FromWorker =
   | { type: 'display'; id: number; display: FieldDisplay }
   | { type: 'offlineFiles'; id: number; files: OfflineFile[] }
   | { type: 'memory'; id: number; memory: EngineMemory }
+  | { type: 'adaptedBundle'; id: number; files: BundleFileBytes[] }
   | { type: 'error'; id: number; error: WireError };

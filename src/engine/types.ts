@@ -1,4 +1,5 @@
 // Public types of the inference engine: what the app passes in and what comes back.
+import type { Adaptation } from '../core/adapted-bundle.ts';
 import type { BundleMetadata } from '../core/bundle-format.ts';
 import type { BundleTrust, TrustedKey } from '../core/bundle-trust.ts';
 import type { DisplayPlane } from '../core/display.ts';
@@ -69,6 +70,12 @@ export interface BackendInfo {
  * - { url }: a same-origin folder URL holding moa-lens.json, model.json and the shards.
  */
 export type BundleSource = 'default' | File[] | { url: string };
+
+/** One file of a bundle made in the tab (an adapted model). */
+export interface BundleFileBytes {
+  name: string;
+  bytes: Uint8Array;
+}
 
 /** A loaded, verified bundle, as the app sees it. */
 export interface LoadedBundle {
@@ -268,6 +275,11 @@ export interface Engine {
    */
   offlineFiles(source?: BundleSource): Promise<OfflineFile[]>;
   memory(): Promise<EngineMemory>;
+  /**
+   * The loaded bundle's network with its last layer replaced by `adaptation.head`, as the files of a new bundle
+   * (same format; provenance names the loaded bundle's sha256 and the labels). Rejects with NoBundleError when none is loaded.
+   */
+  adaptBundle(adaptation: Adaptation): Promise<BundleFileBytes[]>;
   /** Terminates the worker and frees everything. */
   dispose(): void;
 }

@@ -1,6 +1,7 @@
 // The engine's module Web Worker: owns TF.js, the model and the per-field pipeline; talks via protocol.ts messages.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { adaptedBundleFiles } from '../core/adapted-bundle.ts';
 import { bundleIOHandler } from '../core/bundle.ts';
 import { parseTrustRoots, type TrustRoots } from '../core/bundle-trust.ts';
 import { CHANNELS } from '../core/labels.ts';
@@ -33,7 +34,7 @@ let info: BackendInfo | undefined;
 let baseUrl = '';
 /** The build's trust roots, plus any keys the page added at createEngine. */
 let trust: TrustRoots = BUILD_TRUST_ROOTS;
-let current: (PipelineModel & { model: tfl.LayersModel }) | undefined;
+let current: (PipelineModel & { model: tfl.LayersModel; hash: string }) | undefined;
 /** 'auto' only: what the choice is keyed on and whether WebGPU is still a candidate in this worker. */
 let autoState: { device: DeviceIdentity; wasmThreads: number; gpuCandidate: boolean; gpuReady: boolean; gpuProblem?: string } | undefined;
 
@@ -204,7 +205,7 @@ async function loadModel(source: BundleSource, remembered?: Record<string, strin
   const limits = info.name === 'webgpu' ? webgpuLimits(info.maxBindingBytes ?? 128 * 1024 * 1024) : WASM_LIMITS;
   const batchSize = batchSizeFor(perTile, limits);
   current?.model.dispose();
-  current = { model, metadata: bundle.metadata, predictBatch, batchSize };
+  current = { model, metadata: bundle.metadata, predictBatch, batchSize, hash: bundle.hash };
   const m = bundle.metadata;
   return {
     remember,
@@ -335,6 +336,16 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'offlineFiles':
       offlineFiles(msg.source).then(
         (files) => post({ type: 'offlineFiles', id: msg.id, files }),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      );
+      break;
+    case 'adaptBundle':
+      serial(async () => {
+        if (!current) throw Object.assign(new Error('No model bundle is loaded; call loadBundle first.'), { name: 'NoBundleError' });
+        const files = await adaptedBundleFiles(current.model, current, msg.adaptation);
+        return [...files].map(([name, bytes]) => ({ name, bytes }));
+      }).then(
+        (files) => post({ type: 'adaptedBundle', id: msg.id, files }), // copied: the weight shards share one buffer
         (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
       );
       break;

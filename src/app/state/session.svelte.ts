@@ -7,6 +7,8 @@ import { fetchDemoPlate } from './demo.ts';
 import { browserStore, recallMapping, rememberMapping } from './channel-memory.ts';
 import { probeDropped, sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
 import { needsProbe, planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
+import type { Adaptation } from '../../core/adapted-bundle.ts';
+import { listLocalBundles, localBundleFiles, saveLocalBundle, SELECTED_KEY, type LocalBundleInfo } from './local-bundles.ts';
 import { UnverifiedConsent } from './model-trust.ts';
 import { precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
 import { platesFromFields } from './plate-layout.ts';
@@ -53,6 +55,8 @@ export class Session {
   /** Unverified bundles the user chose to run (by hash); an unverified bundle runs only once it is here. */
   consent = $state.raw(new UnverifiedConsent());
   demo = $state<DemoState>({ status: 'idle', done: 0, total: 0, bytes: 0 });
+  /** Bundles made in this browser (adapted models), trusted by the hash recorded when they were made. */
+  localBundles = $state.raw<LocalBundleInfo[]>([]);
 
   images = $state.raw<DroppedFile[]>([]);
   csvs = $state.raw<{ path: string; text: string }[]>([]);
@@ -99,6 +103,7 @@ export class Session {
     const settings = urlSettings(options.search);
     this.backendChoice = settings.backend;
     if (settings.bundle) this.bundleSource = { url: settings.bundle };
+    else await this.recallLocalBundle();
     let controlled = false;
     if (options.serviceWorker) {
       const sw = await startServiceWorker();
@@ -152,6 +157,38 @@ export class Session {
       this.engineStatus = this.bundle ? 'ready' : 'error';
       this.engineError = `The model could not be loaded: ${(err as Error).message}`;
     }
+  }
+
+  /** Lists the bundles made here (each trusted by its recorded hash) and, when one was in use, loads it instead of the default. */
+  private async recallLocalBundle(): Promise<void> {
+    try {
+      this.localBundles = await listLocalBundles();
+      this.consent = this.localBundles.reduce((c, b) => c.accept({ hash: b.hash, trust: { status: 'unverified', detail: 'made in this browser' } }), this.consent);
+      const selected = localStorage.getItem(SELECTED_KEY);
+      const files = selected && this.localBundles.some((b) => b.hash === selected) ? await localBundleFiles(selected) : null;
+      if (files) this.bundleSource = files;
+    } catch (err) {
+      this.engineError = `The models made in this browser could not be read: ${(err as Error).message}`;
+    }
+  }
+
+  /** Writes the loaded model with a new head as a bundle, stores it in this browser, trusts it by its hash and loads it. */
+  async adapt(adaptation: Adaptation): Promise<LocalBundleInfo> {
+    if (!this.engine) throw new Error('The inference engine is not running.');
+    const info = await saveLocalBundle(await this.engine.adaptBundle(adaptation));
+    this.localBundles = await listLocalBundles();
+    await this.useLocalBundle(info.hash);
+    return info;
+  }
+
+  /** Loads a bundle made here (by hash), or the default bundle (null); remembered for the next start. */
+  async useLocalBundle(hash: string | null): Promise<void> {
+    const files = hash === null ? null : await localBundleFiles(hash);
+    if (hash !== null && !files) throw new Error(`No model with sha256 ${hash.slice(0, 12)} is stored in this browser.`);
+    if (hash !== null) this.consent = this.consent.accept({ hash, trust: { status: 'unverified', detail: 'made in this browser' } });
+    if (hash === null) localStorage.removeItem(SELECTED_KEY);
+    else localStorage.setItem(SELECTED_KEY, hash);
+    await this.loadModel(files ?? 'default');
   }
 
   /** The user's explicit choice to run the loaded unverified model (this exact bundle only). */
