@@ -297,12 +297,13 @@ export function parseFileName(fileName: string): ParsedName {
     const prefix = siteMatch ? m[1].slice(0, siteMatch.index) : m[1];
     return { stem: `${m[1]}${rest ? `_${rest}` : ''}`, ...wellAndPlate(prefix), site: siteMatch ? Number(siteMatch[1]) : undefined, channelIndex: Number(m[2]), token: `w${m[2]}`, scheme: 'w-suffix' };
   }
+  // A stain word or a chN suffix, whichever comes last (the channel part comes late: `ER_stress_A01_ch1`).
   const word = findStainWord(base);
-  if (word) {
+  m = C_SUFFIX.exec(base);
+  if (word && (!m || word.start > m.index)) {
     const stem = cut(base, word.start, word.token.length);
     return { stem, ...placeIn(stem), token: word.token, channel: word.channel, scheme: 'stain-word' };
   }
-  m = C_SUFFIX.exec(base);
   if (m) {
     const stem = base.slice(0, m.index) + m[1] + CUT + base.slice(m.index + m[0].length);
     return { stem, ...placeIn(stem), channelIndex: Number(m[3]), token: `${m[2]}${m[3]}`, scheme: 'c-suffix' };

@@ -257,6 +257,9 @@ describe('microscope naming schemes: files named by channel group into fields, p
     expect(parseFileName('B2_01_1_1_Propidium Iodide_001.tif')).toMatchObject({ scheme: 'cytation', well: 'B02', site: 1, token: 'Propidium Iodide' });
     expect(parseFileName('Channel 2-01-C-07-03.tif')).toMatchObject({ scheme: 'channel-prefix', well: 'C07', site: 3, token: 'Channel 2' });
     expect(parseFileName('fly_wing.tif')).toMatchObject({ scheme: 'none', stem: 'fly_wing' });
+    // A stain word early in the name is not the channel part when a channel number follows it.
+    expect(parseFileName('ER_stress_A01_ch2.tif')).toMatchObject({ scheme: 'c-suffix', token: 'ch2', well: 'A01' });
+    expect(parseFileName('plate1_A01_site2_DAPI.tif')).toMatchObject({ scheme: 'stain-word', token: 'DAPI', plate: 'plate1', well: 'A01', site: 2 });
   });
 });
 
