@@ -1,10 +1,11 @@
 // The bundle format: its files, how they are named and sized, and what moa-lens.json may say, checked before any other file is read.
 import { MOA_CLASSES } from './labels.ts';
 import { checkMcnnInputSize } from './mcnn.ts';
+import { oodStatsBytes } from './ood.ts';
 import { validatePreprocessSpec, type PreprocessSpec } from './preprocess.ts';
 import type { TilingSpec } from './tiling.ts';
-
 import { WEIGHT_DTYPES, type WeightDtype } from './weights-encoding.ts';
+
 export const BUNDLE_FORMAT = 'moa-lens-bundle';
 /** Version 2 records each file's size beside its sha256 and declares its label set; version 1 bundles are still read. */
 export const BUNDLE_VERSION = 2;
@@ -24,6 +25,41 @@ export const MAX_WEIGHT_BYTES = 2 ** 31;
 /** The label set of src/core/labels.ts in its order, or the bundle's own classes. */
 export type LabelSet = 'bbbc021-moa' | 'custom';
 export const STANDARD_LABEL_SET: LabelSet = 'bbbc021-moa';
+
+/** The OOD method a bundle's `ood` section describes (src/core/ood.ts). */
+export const OOD_METHOD = 'mahalanobis-tied-ledoit-wolf';
+
+/**
+ * The out-of-distribution check (src/core/ood.ts): per-class means of the training fields' penultimate-layer features
+ * and the whitening of their shrunk tied covariance, in `file` (float32 little-endian: the featureSize x featureSize
+ * whitening matrix, then one whitened mean per class of `classes`), and the threshold chosen on held-out fields.
+ */
+export interface OodSection {
+  method: typeof OOD_METHOD;
+  /** The statistics file, listed in `files` with its sha256 and size. */
+  file: string;
+  featureSize: number;
+  /** Class index (into `classes`) of each stored mean. */
+  classes: number[];
+  /** Scores above it are unlike the training data. */
+  threshold: number;
+  /** The fraction of held-out fields the threshold was chosen to pass (at least). */
+  passFraction: number;
+  /** The Ledoit-Wolf shrinkage weight of the covariance. */
+  shrinkage: number;
+  /** What the statistics and the threshold were computed from. */
+  fitOn: { data: string; split: string; trainingFields: number; heldOutFields: number; heldOutPassed: number };
+}
+
+/** The pixel size the model was trained for: micrometres per pixel of the field as acquired, and the binning into model pixels. */
+export interface ModelPixelSize {
+  /** Micrometres per field pixel (before binning). */
+  micrometres: number;
+  /** Field pixels per model pixel (equals preprocessing.binning). */
+  binning: number;
+  /** Where the number comes from (stated by the training files, or the dataset's documented acquisition). */
+  source: string;
+}
 
 /** What moa-lens.json records of a file; version 1 bundles record no size. */
 export interface BundleFileEntry {
@@ -50,7 +86,11 @@ export interface BundleMetadata {
   weights: { dtype: WeightDtype; bytes: number };
   /** Where the weights came from: data, recipe, metrics. `trained: false` marks a placeholder. */
   provenance: { trained: boolean; summary: string; [key: string]: unknown };
-  /** sha256 (hex) and size of model.json and of every weight shard (version 1: the sha256 alone). */
+  /** The out-of-distribution check; absent in bundles exported before it existed (the app then says it has none). */
+  ood?: OodSection;
+  /** The pixel size the model was trained for; absent in older bundles. */
+  pixelSize?: ModelPixelSize;
+  /** sha256 (hex) and size of model.json, of every weight shard and of the OOD statistics file (version 1: the sha256 alone). */
   files: Record<string, BundleFileEntry>;
 }
 
@@ -177,6 +217,41 @@ function checkMeaning(m: BundleMetadata): void {
   if (!isCount(parameters) || parameters === 0) throw new Error(`the parameter count must be a positive integer, got ${String(parameters)}.`);
   if (!isObject(m.weights) || !(WEIGHT_DTYPES as readonly unknown[]).includes(m.weights.dtype) || !isCount(m.weights.bytes)) throw new Error(`weights must give a dtype (${WEIGHT_DTYPES.join(', ')}) and a byte count.`);
   if (!isObject(m.provenance) || typeof m.provenance.trained !== 'boolean' || typeof m.provenance.summary !== 'string') throw new Error('provenance must say whether the model is trained and give a summary.');
+  if (m.ood !== undefined) checkOod(m);
+  if (m.pixelSize !== undefined) checkPixelSize(m);
+}
+
+const isPositive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+function checkOod(m: BundleMetadata): void {
+  const ood = m.ood as unknown;
+  if (!isObject(ood)) throw new Error('ood must be an object.');
+  if (ood.method !== OOD_METHOD) throw new Error(`ood.method must be "${OOD_METHOD}", got ${JSON.stringify(ood.method)}.`);
+  if (m.version < 2) throw new Error('an ood section needs format version 2 (its file must be listed with its size).');
+  const file = ood.file as string;
+  const problem = bundleFileNameProblem(file);
+  if (problem) throw new Error(`ood.file: ${problem}.`);
+  if (file === MODEL_FILE || !(file in m.files)) throw new Error(`ood.file ${file} is not among the files moa-lens.json lists.`);
+  const d = ood.featureSize;
+  if (!isCount(d) || d === 0 || d > 4096) throw new Error(`ood.featureSize must be a whole number from 1 to 4096, got ${String(d)}.`);
+  const classes = ood.classes;
+  if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => isCount(c) && c < m.classes.length) || new Set(classes).size !== classes.length)
+    throw new Error(`ood.classes must list distinct class indices below ${m.classes.length}.`);
+  if (!isPositive(ood.threshold)) throw new Error(`ood.threshold must be a positive number, got ${String(ood.threshold)}.`);
+  if (!isPositive(ood.passFraction) || (ood.passFraction as number) > 1) throw new Error(`ood.passFraction must be in (0, 1], got ${String(ood.passFraction)}.`);
+  if (typeof ood.shrinkage !== 'number' || !(ood.shrinkage >= 0 && ood.shrinkage <= 1)) throw new Error(`ood.shrinkage must be in [0, 1], got ${String(ood.shrinkage)}.`);
+  const fitOn = ood.fitOn;
+  if (!isObject(fitOn) || typeof fitOn.data !== 'string' || typeof fitOn.split !== 'string' || !isCount(fitOn.trainingFields) || !isCount(fitOn.heldOutFields) || !isCount(fitOn.heldOutPassed))
+    throw new Error('ood.fitOn must name the data and split and count the training and held-out fields.');
+  const bytes = oodStatsBytes(d, classes.length);
+  if (m.files[file].bytes !== bytes) throw new Error(`ood.file ${file} must hold ${bytes} bytes for ${d} features and ${classes.length} class means; moa-lens.json records ${String(m.files[file].bytes)}.`);
+}
+
+function checkPixelSize(m: BundleMetadata): void {
+  const p = m.pixelSize as unknown;
+  if (!isObject(p) || !isPositive(p.micrometres) || (p.micrometres as number) > 1000) throw new Error('pixelSize.micrometres must be a positive number of micrometres per field pixel.');
+  if (p.binning !== m.preprocessing.binning) throw new Error(`pixelSize.binning (${String(p.binning)}) must equal preprocessing.binning (${m.preprocessing.binning}).`);
+  if (typeof p.source !== 'string' || !p.source) throw new Error('pixelSize.source must say where the pixel size comes from.');
 }
 
 function checkClasses(labelSet: unknown, classes: unknown): void {

@@ -24,6 +24,7 @@ import {
 } from './bundle-format.ts';
 import { decodePerChannelWeights, perChannelProblem, storedBytesPerValue } from './weights-encoding.ts';
 import { bundleTrust, signMetadata, type BundleTrust, type SigningKey, type TrustRoots } from './bundle-trust.ts';
+import { decodeOodStats, type OodCheck } from './ood.ts';
 
 export { BUNDLE_VERSION, BundleError, METADATA_FILE, MissingBundleFile, MODEL_FILE, SIGNATURE_FILE, type BundleFile, type BundleMetadata, type OpenBundleFile } from './bundle-format.ts';
 
@@ -43,10 +44,16 @@ const decoder = new TextDecoder();
 export type BundleMetadataInput = Omit<BundleMetadata, 'files' | 'format' | 'version' | 'labelSet'> & { labelSet?: BundleMetadata['labelSet'] };
 
 /**
- * Turns saved model artifacts into bundle files: model.json, weight shards and moa-lens.json with the
- * sha256 and size of every other file, and, given a signing key, moa-lens.sig.json.
+ * Turns saved model artifacts into bundle files: model.json, weight shards, `extraFiles` (the OOD statistics
+ * that metadata.ood names) and moa-lens.json with the sha256 and size of every other file, and, given a signing
+ * key, moa-lens.sig.json.
  */
-export async function writeBundleFiles(artifacts: tf.io.ModelArtifacts, metadata: BundleMetadataInput, signer?: SigningKey): Promise<Map<string, Uint8Array>> {
+export async function writeBundleFiles(
+  artifacts: tf.io.ModelArtifacts,
+  metadata: BundleMetadataInput,
+  signer?: SigningKey,
+  extraFiles: ReadonlyMap<string, Uint8Array> = new Map(),
+): Promise<Map<string, Uint8Array>> {
   if (!artifacts.modelTopology || !artifacts.weightSpecs || !artifacts.weightData) throw new BundleError('Model artifacts lack topology or weights.');
   const weights = concatWeightData(artifacts.weightData);
   const files = new Map<string, Uint8Array>();
@@ -65,6 +72,10 @@ export async function writeBundleFiles(artifacts: tf.io.ModelArtifacts, metadata
     weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
   };
   files.set(MODEL_FILE, encoder.encode(JSON.stringify(modelJson)));
+  for (const [name, bytes] of extraFiles) {
+    if (files.has(name) || name === METADATA_FILE || name === SIGNATURE_FILE) throw new BundleError(`A bundle file cannot be named ${name}: the bundle has one by that name.`);
+    files.set(name, bytes);
+  }
   const entries: Record<string, BundleFileEntry> = {};
   for (const [name, bytes] of files) entries[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
   const full: BundleMetadata = { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, labelSet: STANDARD_LABEL_SET, ...metadata, files: entries };
@@ -94,6 +105,8 @@ export interface VerifiedBundle {
   /** Shipped, signed by a trusted key, or unverified: the caller decides whether an unverified bundle may run. */
   trust: BundleTrust;
   artifacts: tf.io.ModelArtifacts;
+  /** The out-of-distribution check, read from the statistics file moa-lens.json names and verified like the weights; absent when the bundle has none. */
+  ood?: OodCheck;
   /** Bytes read, all files. */
   bytes: number;
 }
@@ -154,12 +167,14 @@ export async function loadBundle(open: OpenBundleFile, options: LoadBundleOption
   if (left !== 0) throw new BundleError(`${label}: the weight files hold ${weightBytes - left} bytes but the manifest's shapes need ${weightBytes}.`);
 
   checkTopology(modelJson.modelTopology, metadata, label);
+  const ood = metadata.ood ? await readOod(metadata.ood, (name) => readHashed(name, recorded(name, 0, METADATA_FILE)), label) : undefined;
   const decoded = decodePerChannelWeights(specs, concatWeightData(shards.map((s) => s.slice().buffer)));
   return {
     metadata,
     hash,
     trust,
-    bytes: metaBytes.length + modelBytes.length + weightBytes,
+    ood: ood?.check,
+    bytes: metaBytes.length + modelBytes.length + weightBytes + (ood?.bytes ?? 0),
     artifacts: {
       modelTopology: modelJson.modelTopology,
       weightSpecs: decoded.specs,
@@ -169,6 +184,16 @@ export async function loadBundle(open: OpenBundleFile, options: LoadBundleOption
       convertedBy: modelJson.convertedBy,
     },
   };
+}
+
+/** The OOD statistics file, read like a weight shard (size, then sha256), and decoded against its section. */
+async function readOod(section: NonNullable<BundleMetadata['ood']>, readHashed: (name: string) => Promise<Uint8Array>, label: string): Promise<{ check: OodCheck; bytes: number }> {
+  const data = await readHashed(section.file);
+  try {
+    return { check: { ...decodeOodStats(data, section.featureSize, section.classes), threshold: section.threshold }, bytes: data.length };
+  } catch (e) {
+    throw new BundleError(`${label}: ${section.file}: ${(e as Error).message}`);
+  }
 }
 
 /** The weights manifest, checked against moa-lens.json before any shard is read: plain names, every file accounted for, sizes that add up. */
@@ -185,7 +210,8 @@ function readManifest(modelJson: tf.io.ModelJSON, metadata: BundleMetadata, labe
     if (!(p in metadata.files)) throw new BundleError(`${label}: weight file ${p} is named in ${MODEL_FILE} but has no hash in ${METADATA_FILE}.`);
   }
   if (new Set(paths).size !== paths.length) throw new BundleError(`${label}: ${MODEL_FILE} names a weight file twice.`);
-  const unused = Object.keys(metadata.files).filter((name) => name !== MODEL_FILE && !paths.includes(name));
+  if (metadata.ood && paths.includes(metadata.ood.file)) throw new BundleError(`${label}: ${metadata.ood.file} is named both as a weight file and as the OOD statistics.`);
+  const unused = Object.keys(metadata.files).filter((name) => name !== MODEL_FILE && name !== metadata.ood?.file && !paths.includes(name));
   if (unused.length) throw new BundleError(`${label}: ${METADATA_FILE} lists ${unused.join(', ')}, which ${MODEL_FILE} does not use.`);
   let weightBytes = 0;
   for (const s of specs) {
@@ -212,6 +238,9 @@ function checkTopology(topology: unknown, metadata: BundleMetadata, label: strin
   const last = layers.at(-1);
   if (last?.config?.units !== metadata.classes.length)
     throw new BundleError(`${label}: the model has ${String(last?.config?.units)} outputs but ${METADATA_FILE} names ${metadata.classes.length} classes.`);
+  const features = layers.at(-2)?.config?.units;
+  if (metadata.ood && features !== undefined && features !== metadata.ood.featureSize)
+    throw new BundleError(`${label}: the OOD statistics take ${metadata.ood.featureSize} features but the model's last layer reads ${features}.`);
 }
 
 /** Opens, size-checks (before reading when the source knows the size), reads with a bound, and size-checks again. */

@@ -9,6 +9,8 @@ import { bundleInMemory, bundleIOHandler, loadBundle, sha256Hex, writeBundleFile
 import { bundleFileNameProblem, METADATA_FILE, MODEL_FILE, SIGNATURE_FILE, type OpenBundleFile } from '../../src/core/bundle-format.ts';
 import { NO_TRUST, parseTrustRoots, signingKeyFromPem, toBase64, verifyEd25519, type SigningKey, type TrustRoots } from '../../src/core/bundle-trust.ts';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { OOD_METHOD } from '../../src/core/bundle-format.ts';
+import { encodeOodStats, fitOod, oodScore } from '../../src/core/ood.ts';
 
 await tf.setBackend('cpu');
 
@@ -110,6 +112,77 @@ describe('model bundle', () => {
     missing.delete(MODEL_FILE);
     await expect(load(missing)).rejects.toThrow('b: model.json is missing: not among the bundle files.');
     await expect(load(new Map())).rejects.toThrow('b: moa-lens.json is missing: not among the bundle files.');
+  });
+});
+
+describe('the OOD check and pixel size: an optional section, its statistics a verified file of their own', () => {
+  const OOD_FILE = 'ood-stats.bin';
+  async function makeOodBundle() {
+    const model = buildMcnn({ height: 64, width: 128, widthMultiplier: 0.25, seed: 5 });
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await model.save({ save: async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
+    const d = 128; // the 512-wide dense layer at width x0.25
+    let seed = 1;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const fit = fitOod(Array.from({ length: 60 }, (_, i) => ({ features: Float32Array.from({ length: d }, rand), label: i % 4 })));
+    const stats = encodeOodStats(fit.stats);
+    const files = await writeBundleFiles(
+      artifacts!,
+      {
+        name: 'ood test',
+        createdAt: '2026-01-01T00:00:00Z',
+        classes: [...MOA_CLASSES],
+        input: { height: 64, width: 128, channels: 3 },
+        preprocessing: { ...DEFAULT_PREPROCESS, binning: 4 },
+        tiling: { minOverlap: 0 },
+        architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters: model.countParams() },
+        weights: { dtype: 'float32', bytes: model.countParams() * 4 },
+        provenance: { trained: false, summary: 'random weights for a test' },
+        ood: {
+          method: OOD_METHOD, file: OOD_FILE, featureSize: d, classes: fit.stats.classes, threshold: 1.5, passFraction: 0.95, shrinkage: fit.shrinkage,
+          fitOn: { data: 'memory', split: 'test', trainingFields: 60, heldOutFields: 20, heldOutPassed: 19 },
+        },
+        pixelSize: { micrometres: 0.32, binning: 4, source: 'a test' },
+      },
+      undefined,
+      new Map([[OOD_FILE, stats]]),
+    );
+    return { files, fit };
+  }
+
+  it('writes the statistics file with its sha256 and size, and loads them back as the check with its threshold', async () => {
+    const { files, fit } = await makeOodBundle();
+    const m = metadataOf(files);
+    expect(m.files[OOD_FILE]).toEqual({ sha256: await sha256Hex(files.get(OOD_FILE)!), bytes: 4 * (128 * 128 + 4 * 128) });
+    const bundle = await load(files);
+    expect(bundle.ood?.threshold).toBe(1.5);
+    expect(bundle.ood?.classes).toEqual([0, 1, 2, 3]);
+    const x = Float32Array.from({ length: 128 }, (_, i) => (i % 7) / 7);
+    expect(oodScore(bundle.ood!, x)).toBeCloseTo(oodScore(fit.stats, x), 4);
+    expect(bundle.metadata.pixelSize).toEqual({ micrometres: 0.32, binning: 4, source: 'a test' });
+    // A bundle without the section loads without a check.
+    expect((await load((await makeBundle()).files)).ood).toBeUndefined();
+  });
+
+  it('refuses tampered, missing, mis-sized or unlisted statistics, and a section that does not fit the model', async () => {
+    const { files } = await makeOodBundle();
+    const bad = files.get(OOD_FILE)!.slice();
+    bad[40] ^= 1;
+    await expect(load(new Map([...files, [OOD_FILE, bad]]))).rejects.toThrow(`b: ${OOD_FILE} does not match the sha256 recorded in moa-lens.json`);
+    const missing = new Map(files);
+    missing.delete(OOD_FILE);
+    await expect(load(missing)).rejects.toThrow(`b: ${OOD_FILE} is missing`);
+    const m = metadataOf(files);
+    await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, featureSize: 64 } }))).rejects.toThrow(/must hold 17408 bytes for 64 features and 4 class means/);
+    const unlisted = { ...m, files: Object.fromEntries(Object.entries(m.files).filter(([k]) => k !== OOD_FILE)) };
+    await expect(load(withMetadata(files, unlisted))).rejects.toThrow(`ood.file ${OOD_FILE} is not among the files moa-lens.json lists`);
+    await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, threshold: -1 } }))).rejects.toThrow(/ood.threshold must be a positive number/);
+    await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, classes: [0, 1, 2, 13] } }))).rejects.toThrow(/distinct class indices below 13/);
+    await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, method: 'knn' } }))).rejects.toThrow(/ood.method must be/);
+    await expect(load(withMetadata(files, { ...m, pixelSize: { ...m.pixelSize, binning: 2 } }))).rejects.toThrow(/pixelSize.binning \(2\) must equal preprocessing.binning \(4\)/);
+    // Without the section the file is one moa-lens.json lists that nothing uses.
+    const { ood: _, ...withoutSection } = m;
+    await expect(load(withMetadata(files, withoutSection))).rejects.toThrow(`lists ${OOD_FILE}, which model.json does not use`);
   });
 });
 
