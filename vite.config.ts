@@ -30,7 +30,7 @@ const E2E_TESTS = [
   'test/training/data.test.ts', // every test reads a simulated dataset its beforeAll writes (~9 s)
   'test/training/demo-plate.test.ts', // renders the demo plate's wells against the full dataset (~4 s)
   'test/core/tiff-mutation.test.ts', // mutated TIFFs decoded in a forked child (~4 s)
-  'test/training/data-bbbc021.test.ts', // npm run data:bbbc021 as a child process against a faulty local HTTP mirror (5 runs, ~18 s CPU)
+  'test/training/data-bbbc021.test.ts', // npm run data:bbbc021 as a child process against a faulty local HTTP mirror (7 runs, ~25 s CPU)
 ];
 
 export default defineConfig({

@@ -30,7 +30,8 @@ function runCli(args: string[]): Promise<ProcessResult> {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-type Fault = 'drop-half' | 'status-500';
+/** drop-half: half the body, then the connection closed; stall-half: half the body, then silence; stall: headers, then silence. */
+type Fault = 'drop-half' | 'stall-half' | 'stall' | 'status-500';
 
 interface Served {
   zip: string;
@@ -39,7 +40,10 @@ interface Served {
   bytes: number;
 }
 
-/** A mirror at http://127.0.0.1:<port>/mirror/: zips by name, faults queued per zip (one per request), optional throttle. */
+/**
+ * A mirror at http://127.0.0.1:<port>/mirror/: zips by name, faults queued per zip (one per request), optional throttle;
+ * /moved/<name> redirects to /mirror/<name>.
+ */
 class FaultyMirror {
   readonly zips = new Map<string, Buffer>();
   readonly faults = new Map<string, Fault[]>();
@@ -63,6 +67,10 @@ class FaultyMirror {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.url?.startsWith('/moved/')) {
+      this.log.push({ zip: req.url, status: 301, bytes: 0 });
+      return void res.writeHead(301, { Location: req.url.replace('/moved/', '/mirror/') }).end();
+    }
     const zip = decodeURIComponent((req.url ?? '').replace(/^\/mirror\//, ''));
     const range = req.headers.range;
     const served: Served = { zip, range, status: 0, bytes: 0 };
@@ -77,12 +85,15 @@ class FaultyMirror {
       res.writeHead((served.status = 206), { 'Content-Length': body.length - start, 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` });
     } else res.writeHead((served.status = 200), { 'Content-Length': body.length });
     const rest = body.subarray(start);
-    if (fault === 'drop-half') {
+    if (fault === 'drop-half' || fault === 'stall-half') {
       const half = rest.subarray(0, Math.floor(rest.length / 2));
       served.bytes = half.length;
-      res.write(half, () => res.socket?.destroy());
+      res.write(half, () => {
+        if (fault === 'drop-half') res.socket?.destroy();
+      });
       return;
     }
+    if (fault === 'stall') return void res.flushHeaders();
     if (this.throttle === undefined) {
       served.bytes = rest.length;
       return void res.end(rest);
@@ -221,6 +232,32 @@ describe('npm run data:bbbc021 against a faulty mirror', () => {
     expect((await loadDatasetIndex(out)).samples).toHaveLength(labelledOfAll);
   });
 
+  it('keeps the .part of a run that gave up on a stalled server, and the next run resumes it with Range', async () => {
+    const out = await tempDir();
+    const plate = 'Week7_34341';
+    const zip = plateZip(plate).bytes;
+    mirror.zips.set(zipOf(plate), zip);
+    mirror.faults.set(zipOf(plate), ['stall-half', 'stall']); // half the file then silence; then nothing at all
+    const args = ['--out', out, '--base-url', baseUrl, '--plates', plate, '--timeout', '1', '--retries', '0', '--backoff', '0'];
+    const first = await runCli(args);
+    expect(first.code).toBe(3);
+    const requests = mirror.requestsFor(zipOf(plate));
+    // The first attempt's bytes are progress, so it is retried despite --retries 0; the second, silent one is not.
+    expect(requests.map((r) => r.status)).toEqual([200, 206]);
+    const kept = Number(/^bytes=(\d+)-$/.exec(requests[1].range ?? '')?.[1]);
+    expect(kept).toBe(requests[0].bytes);
+    expect(first.stdout).toMatch(new RegExp(`${plate}\\s+FAILED: ${baseUrl}${zipOf(plate)}: the connection failed at byte ${kept} of ${zip.length} \\(no data for 1 s\\) \\(gave up after 2 attempts`));
+    expect((await readFile(path.join(out, '.bbbc021-download', `${zipOf(plate)}.part`))).equals(zip.subarray(0, kept))).toBe(true);
+    expect(existsSync(path.join(out, realPlateFiles(plate).dir))).toBe(false);
+
+    const second = await runCli(args);
+    expect(second.code).toBe(0);
+    const resumed = mirror.requestsFor(zipOf(plate)).slice(2);
+    expect(resumed.map((r) => [r.status, r.range, r.bytes])).toEqual([[206, `bytes=${kept}-`, zip.length - kept]]);
+    expect(second.stdout).toMatch(new RegExp(`${plate}\\s+downloaded .*resumed at byte ${kept}, every CRC-32 checked`));
+    await expectPlateUnpacked(out, plate, zip);
+  });
+
   it('shows correct progress from a slow server and finishes', async () => {
     const out = await tempDir();
     const zip = plateZip(SLOW, { size: 12 }).bytes;
@@ -252,7 +289,7 @@ describe('npm run data:bbbc021 against a faulty mirror', () => {
     }
   });
 
-  it('unpacks only the labelled fields with --labelled-only and refuses a zip whose sha256 differs from --sha256', async () => {
+  it('follows a redirect, unpacks only the labelled fields with --labelled-only and refuses a zip whose sha256 differs from --sha256', async () => {
     const out = await tempDir();
     const good = 'Week5_28901';
     const wrong = 'Week6_31641';
@@ -262,8 +299,9 @@ describe('npm run data:bbbc021 against a faulty mirror', () => {
     const sums = path.join(out, '..', `${path.basename(out)}.sha256`);
     temps.push(sums);
     await writeFile(sums, `${sha256(goodZip)}  ${zipOf(good)}\n${'0'.repeat(64)} *${zipOf(wrong)}\n`);
-    const result = await runCli(['--out', out, '--base-url', baseUrl, '--plates', `${good},${wrong}`, '--labelled-only', '--sha256', sums, '--concurrency', '1']);
+    const result = await runCli(['--out', out, '--base-url', baseUrl.replace('/mirror/', '/moved/'), '--plates', `${good},${wrong}`, '--labelled-only', '--sha256', sums, '--concurrency', '1']);
     expect(result.code).toBe(3);
+    expect(mirror.log.filter((r) => r.zip.endsWith(zipOf(good))).map((r) => [r.zip, r.status])).toEqual([[`/moved/${zipOf(good)}`, 301], [zipOf(good), 200]]);
     const labelled = await labelledFieldsOf(good);
     expect(labelled).toBeGreaterThan(0);
     expect(labelled).toBeLessThan(240);

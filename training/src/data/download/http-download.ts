@@ -107,7 +107,8 @@ interface AttemptOutcome {
 
 /** One request: appends to the .part from `have` (206) or rewrites it (200); throws TransientError to be retried. */
 async function attempt(url: string, part: string, have: number, options: DownloadOptions, count: (bytes: number) => void): Promise<AttemptOutcome> {
-  const response = await get(url, have > 0 ? { Range: `bytes=${have}-` } : {}, options.idleTimeoutMs);
+  let stalled = false;
+  const response = await get(url, have > 0 ? { Range: `bytes=${have}-` } : {}, options.idleTimeoutMs, () => (stalled = true));
   const status = response.statusCode ?? 0;
   response.on('error', () => undefined); // a failure mid-body surfaces through the iteration below
   try {
@@ -149,7 +150,8 @@ async function attempt(url: string, part: string, have: number, options: Downloa
         }
       } catch (error) {
         if ((error as NodeJS.ErrnoException).syscall === 'write') throw error; // the local disk: not the network's fault
-        throw new TransientError(`the connection failed at byte ${written}${total === undefined ? '' : ` of ${total}`} (${(error as Error).message})`, { cause: error });
+        const why = stalled ? `no data for ${options.idleTimeoutMs / 1000} s` : (error as Error).message;
+        throw new TransientError(`the connection failed at byte ${written}${total === undefined ? '' : ` of ${total}`} (${why})`, { cause: error });
       }
     } finally {
       await handle.close();
@@ -161,8 +163,8 @@ async function attempt(url: string, part: string, have: number, options: Downloa
   }
 }
 
-/** GET with redirects followed; an idle socket is destroyed after `idleTimeoutMs`. Network errors are TransientErrors. */
-function get(url: string, headers: Record<string, string>, idleTimeoutMs: number, redirects = 0): Promise<http.IncomingMessage> {
+/** GET with redirects followed; an idle socket is destroyed after `idleTimeoutMs` (`onStall` says so). Network errors are TransientErrors. */
+function get(url: string, headers: Record<string, string>, idleTimeoutMs: number, onStall: () => void, redirects = 0): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const client = target.protocol === 'https:' ? https : http;
@@ -172,12 +174,15 @@ function get(url: string, headers: Record<string, string>, idleTimeoutMs: number
       if (status >= 300 && status < 400 && location) {
         response.resume();
         if (redirects >= MAX_REDIRECTS) reject(new DownloadError(`${url}: more than ${MAX_REDIRECTS} redirects`));
-        else get(new URL(location, target).toString(), headers, idleTimeoutMs, redirects + 1).then(resolve, reject);
+        else get(new URL(location, target).toString(), headers, idleTimeoutMs, onStall, redirects + 1).then(resolve, reject);
         return;
       }
       resolve(response);
     });
-    request.setTimeout(idleTimeoutMs, () => request.destroy(new Error(`no data for ${Math.round(idleTimeoutMs / 1000)} s`)));
+    request.setTimeout(idleTimeoutMs, () => {
+      onStall();
+      request.destroy(new Error(`no data for ${idleTimeoutMs / 1000} s`));
+    });
     request.on('error', (error) => reject(new TransientError((error as Error).message || String(error), { cause: error })));
   });
 }
