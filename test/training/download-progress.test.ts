@@ -57,6 +57,21 @@ describe('download progress line', () => {
   });
 });
 
+describe('download progress on a terminal', () => {
+  it('redraws one line in place and clears it for a message', () => {
+    let now = 0;
+    const written: string[] = [];
+    const progress = new TransferProgress(['A'], { write: (t) => written.push(t), tty: true, plainEveryMs: 1000, assumedItemBytes: 10, now: () => now });
+    progress.setSize('A', 10);
+    progress.stop(); // draws the line, then ends it
+    expect(written).toEqual(['\r\x1b[Kdownload: 0.0% 0 B of 10 B, 0 B/s, ETA ?; plates: 1 waiting', '\n']);
+    written.length = 0;
+    progress.log('first'); // nothing drawn yet: no clearing
+    progress.log('second'); // the line drawn after 'first' is cleared before 'second'
+    expect(written).toEqual(['first\n', '\r\x1b[Kdownload: 0.0% 0 B of 10 B, 0 B/s, ETA ?; plates: 1 waiting', '\r\x1b[Ksecond\n', '\r\x1b[Kdownload: 0.0% 0 B of 10 B, 0 B/s, ETA ?; plates: 1 waiting']);
+  });
+});
+
 describe('data:bbbc021 arguments', () => {
   it('has defaults for everything but --out', () => {
     expect(parseDataArgs(['--out', 'd'])).toEqual({
