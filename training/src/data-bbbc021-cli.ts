@@ -189,8 +189,7 @@ async function main(argv: string[]): Promise<number> {
     outcomes = await downloadPlates(plans, {
       out,
       baseUrl: opts.baseUrl,
-      metadataDir: opts.metadata,
-      selection: { plates: opts.plates, labelledOnly: opts.labelledOnly },
+      selection: { labelledOnly: opts.labelledOnly },
       concurrency: opts.concurrency,
       keepZips: opts.keepZips,
       checksums,

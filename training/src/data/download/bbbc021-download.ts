@@ -116,8 +116,8 @@ export async function readChecksums(file: string): Promise<Map<string, string>> 
 export interface DownloadSettings {
   out: string;
   baseUrl: string;
-  metadataDir: string;
-  selection: Selection;
+  /** Only `labelledOnly` matters here (which files of a zip are unpacked); the plans already hold the plates. */
+  selection: Pick<Selection, 'labelledOnly'>;
   concurrency: number;
   keepZips: boolean;
   /** Expected sha256 per zip name (--sha256). */
