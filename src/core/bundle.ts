@@ -76,6 +76,15 @@ export async function writeBundleFiles(
     if (files.has(name) || name === METADATA_FILE || name === SIGNATURE_FILE) throw new BundleError(`A bundle file cannot be named ${name}: the bundle has one by that name.`);
     files.set(name, bytes);
   }
+  return completeBundleFiles(files, metadata, signer);
+}
+
+/**
+ * Adds moa-lens.json (current format version, with the sha256 and size of each of `files`) and, given a signing key,
+ * moa-lens.sig.json to a bundle's other files. Also how an existing bundle's files get a new moa-lens.json (npm run
+ * export -- --add-ood) without their bytes changing.
+ */
+export async function completeBundleFiles(files: Map<string, Uint8Array>, metadata: BundleMetadataInput, signer?: SigningKey): Promise<Map<string, Uint8Array>> {
   const entries: Record<string, BundleFileEntry> = {};
   for (const [name, bytes] of files) entries[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
   const full: BundleMetadata = { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, labelSet: STANDARD_LABEL_SET, ...metadata, files: entries };

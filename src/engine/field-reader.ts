@@ -1,6 +1,7 @@
 // Field input -> channel planes in the bundle's channel order: read bytes, sniff the format, decode (TIFF or PNG/JPEG).
 import { FieldError, TiffDecodeError } from '../core/errors.ts';
 import { checkBeforeReading, DEFAULT_MAX_DECODE_BYTES, decodeTiff, formatFileSize, uniformValue } from '../core/tiff/index.ts';
+import type { StatedPixelSize } from '../core/field-checks.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane } from '../core/preprocess.ts';
 import type { FieldInput, ImageBytes } from './types.ts';
@@ -10,6 +11,8 @@ export interface DecodedField {
   notes: string[];
   /** Things that make the prediction doubtful without stopping it (a blank channel), naming the file. */
   warnings: string[];
+  /** Pixel sizes the field's files state (micrometres per pixel), one per file that states one. */
+  pixelSizes: StatedPixelSize[];
   readMs: number;
   decodeMs: number;
 }
@@ -80,12 +83,13 @@ async function decodeBitmap(bytes: Uint8Array, name: string, kind: ImageKind): P
 }
 
 /** All channel planes of one file. */
-async function decodeFile(bytes: Uint8Array, name: string, notes: string[]): Promise<PixelPlane[]> {
+async function decodeFile(bytes: Uint8Array, name: string, notes: string[], pixelSizes: StatedPixelSize[]): Promise<PixelPlane[]> {
   const kind = sniffImageKind(bytes);
   if (kind === 'tiff') {
     try {
       const image = await decodeTiff(bytes, name);
       notes.push(...image.notes.map((n) => `${name}: ${n}`));
+      if (image.pixelSize) pixelSizes.push({ file: name, ...image.pixelSize });
       return image.planes;
     } catch (e) {
       throw new FieldError('decode', (e as Error).message);
@@ -132,17 +136,18 @@ export async function readField(field: FieldInput, channels: readonly ChannelNam
   const copy = 'file' in field ? copiedChannel(decoded.planes, decoded.sources, channels) : undefined;
   if (copy) throw new FieldError('decode', copy);
   const warnings = decoded.planes.flatMap((plane, i) => blankPlaneWarning(plane, decoded.sources[i], channels[i]) ?? []);
-  return { planes: decoded.planes, notes: decoded.notes, warnings, readMs: decoded.readMs, decodeMs: decoded.decodeMs };
+  return { planes: decoded.planes, notes: decoded.notes, warnings, pixelSizes: decoded.pixelSizes, readMs: decoded.readMs, decodeMs: decoded.decodeMs };
 }
 
 /** The field's planes with, per plane, the words naming where it came from ("a.tif", "channel 2 of a.tif"). */
 async function readFieldPlanes(field: FieldInput, channels: readonly ChannelName[]): Promise<Omit<DecodedField, 'warnings'> & { sources: string[] }> {
   const notes: string[] = [];
+  const pixelSizes: StatedPixelSize[] = [];
   let readMs = 0;
   let decodeMs = 0;
   if ('planes' in field) {
     if (field.planes.length !== channels.length) throw new FieldError('decode', `Field ${field.id} has ${field.planes.length} planes; the model needs ${channels.length}.`);
-    return { planes: field.planes, notes, readMs, decodeMs, sources: channels.map((c) => `the ${c} plane of field ${field.id}`) };
+    return { planes: field.planes, notes, pixelSizes, readMs, decodeMs, sources: channels.map((c) => `the ${c} plane of field ${field.id}`) };
   }
   if ('file' in field) {
     const name = field.name ?? nameOf(field.file, field.id);
@@ -150,7 +155,7 @@ async function readFieldPlanes(field: FieldInput, channels: readonly ChannelName
     const bytes = await readBytes(field.file, name);
     readMs = performance.now() - t;
     t = performance.now();
-    const all = await decodeFile(bytes, name, notes);
+    const all = await decodeFile(bytes, name, notes, pixelSizes);
     decodeMs = performance.now() - t;
     const order = field.channelOrder ?? channels.map((_, i) => i);
     if (order.length !== channels.length) throw new FieldError('decode', `channelOrder for "${name}" names ${order.length} channels; the model needs ${channels.length}.`);
@@ -159,7 +164,7 @@ async function readFieldPlanes(field: FieldInput, channels: readonly ChannelName
       if (!plane) throw new FieldError('decode', `"${name}" has ${all.length} channel(s); channel ${index} (for ${channels[i]}) does not exist.`);
       return plane;
     });
-    return { planes, notes, readMs, decodeMs, sources: order.map((index) => `channel ${index + 1} of "${name}"`) };
+    return { planes, notes, pixelSizes, readMs, decodeMs, sources: order.map((index) => `channel ${index + 1} of "${name}"`) };
   }
   const sources: string[] = [];
   const planes: PixelPlane[] = [];
@@ -171,11 +176,11 @@ async function readFieldPlanes(field: FieldInput, channels: readonly ChannelName
     const bytes = await readBytes(source, name);
     readMs += performance.now() - t;
     t = performance.now();
-    const decoded = await decodeFile(bytes, name, notes);
+    const decoded = await decodeFile(bytes, name, notes, pixelSizes);
     decodeMs += performance.now() - t;
     if (decoded.length > 1) notes.push(`${name}: holds ${decoded.length} channels; the first is used as ${channel}.`);
     planes.push(decoded[0]);
     sources.push(`"${name}"`);
   }
-  return { planes, notes, readMs, decodeMs, sources };
+  return { planes, notes, pixelSizes, readMs, decodeMs, sources };
 }

@@ -3,6 +3,8 @@ import type { BundleMetadata } from '../core/bundle.ts';
 import { argmax, topK } from '../core/aggregate.ts';
 import { displayPlanes } from '../core/display.ts';
 import { FieldError } from '../core/errors.ts';
+import { paddingWarning, pixelSizeWarning } from '../core/field-checks.ts';
+import { checkOod, type OodCheck } from '../core/ood.ts';
 import { predictField, type PredictBatch, type TimedFieldPrediction } from '../core/field-pipeline.ts';
 import type { ChannelName } from '../core/labels.ts';
 import { readField, type DecodedField } from './field-reader.ts';
@@ -13,15 +15,20 @@ export interface PipelineModel {
   metadata: BundleMetadata;
   predictBatch: PredictBatch;
   batchSize: number;
+  /** The bundle's out-of-distribution check, when it has one. */
+  ood?: OodCheck;
 }
 
 function cancelled(): DOMException {
   return new DOMException('Classification was cancelled.', 'AbortError');
 }
 
-function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedField, prediction: TimedFieldPrediction): FieldSuccess {
+function success(field: FieldInput, pm: PipelineModel, decoded: DecodedField, prediction: TimedFieldPrediction): FieldSuccess {
+  const { metadata } = pm;
   const { probabilities, features, tileProbabilities, grid } = prediction;
   const predicted = argmax(probabilities);
+  const { height: sourceHeight, width: sourceWidth } = decoded.planes[0];
+  const checks = [pixelSizeWarning(decoded.pixelSizes, metadata.pixelSize), paddingWarning(grid, sourceHeight, sourceWidth, metadata.preprocessing.binning)];
   return {
     id: field.id,
     ok: true,
@@ -32,6 +39,7 @@ function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedFi
     top3: topK(probabilities, 3).map(({ index, probability }) => ({ index, probability, label: metadata.classes[index] })),
     tileProbabilities,
     features,
+    ood: pm.ood ? checkOod(pm.ood, features) : undefined,
     tiles: {
       fieldHeight: grid.fieldHeight,
       fieldWidth: grid.fieldWidth,
@@ -46,7 +54,7 @@ function success(field: FieldInput, metadata: BundleMetadata, decoded: DecodedFi
     },
     timings: { readMs: decoded.readMs, decodeMs: decoded.decodeMs, preprocessMs: prediction.preprocessMs, inferMs: prediction.inferMs },
     notes: decoded.notes,
-    warnings: decoded.warnings,
+    warnings: [...decoded.warnings, ...checks.filter((w) => w !== undefined)],
   };
 }
 
@@ -61,7 +69,7 @@ export async function classifyField(pm: PipelineModel, field: FieldInput, should
   try {
     const decoded = await readField(field, metadata.preprocessing.channels);
     const prediction = await predictField(decoded.planes, metadata, predictBatch, pm.batchSize);
-    return success(field, metadata, decoded, prediction);
+    return success(field, pm, decoded, prediction);
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     if (!(e instanceof FieldError)) return { id: field.id, ok: false, stage: 'infer', message: `Field ${field.id}: ${(e as Error).message}` };

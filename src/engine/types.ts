@@ -6,10 +6,11 @@ import type { DisplayPlane } from '../core/display.ts';
 import type { FieldStage } from '../core/errors.ts';
 import type { ChannelName } from '../core/labels.ts';
 import type { PixelPlane, PreprocessSpec } from '../core/preprocess.ts';
+import type { OodResult } from '../core/ood.ts';
 
 import type { AutoChoice, BackendProbe } from './backend-choice.ts';
 
-export type { AutoChoice, BackendProbe, BundleTrust, DisplayPlane, FieldStage, TrustedKey };
+export type { AutoChoice, BackendProbe, BundleTrust, DisplayPlane, FieldStage, OodResult, TrustedKey };
 
 /**
  * Which TF.js backend to use. 'auto': the faster of WebGPU and WASM for the loaded model on this device, measured
@@ -176,6 +177,11 @@ export interface FieldSuccess {
   tileProbabilities: Float32Array;
   /** The field's profile: the model's penultimate-layer features (M-CNN: 512 x width multiplier), from the same forward pass. */
   features: Float32Array;
+  /**
+   * The out-of-distribution check on `features` (src/core/ood.ts): the score, the bundle's threshold, and whether the
+   * field is unlike the training data (then its mechanism is not to be trusted); absent when the bundle has no OOD check.
+   */
+  ood?: OodResult;
   tiles: TileLayout;
   timings: FieldTimings;
   /** Decoder notes worth showing (palette expanded, pages skipped...). */

@@ -205,7 +205,7 @@ async function loadModel(source: BundleSource, remembered?: Record<string, strin
   const limits = info.name === 'webgpu' ? webgpuLimits(info.maxBindingBytes ?? 128 * 1024 * 1024) : WASM_LIMITS;
   const batchSize = batchSizeFor(perTile, limits);
   current?.model.dispose();
-  current = { model, metadata: bundle.metadata, predictBatch, batchSize, hash: bundle.hash };
+  current = { model, metadata: bundle.metadata, predictBatch, batchSize, hash: bundle.hash, ood: bundle.ood };
   const m = bundle.metadata;
   return {
     remember,

@@ -33,12 +33,13 @@ const fields: FieldRow[] = [
     id: '1', plate: 'Week1_22123', well: 'B02', site: 1, files: ['a/B02_s1_w1.tif', 'a/B02_s1_w2.tif'], compound: 'mevinolin, "lovastatin"', concentration: 0.3,
     moa: 'DNA damage', label: 1, status: 'ok', predicted: 1, predictedLabel: 'DNA damage', confidence: 0.61234567, correct: true,
     probabilities: Float32Array.from([0.2, 0.61234567, 0.18765433]),
+    ood: { score: 3.14159265, threshold: 2.5, unlike: true },
     top3: [{ index: 1, label: 'DNA damage', probability: 0.61234567 }, { index: 0, label: 'Actin disruptors', probability: 0.2 }, { index: 2, label: 'DMSO', probability: 0.18765433 }],
   },
   { id: '2', plate: 'Week1_22123', well: 'B03', site: 2, files: ['=cmd.tif'], status: 'failed', message: 'B03_s2_w4.tif is missing, line\nbreak' },
 ];
 const treatments: TreatmentRow[] = [
-  { key: 'x@0.3', compound: 'mevinolin, "lovastatin"', concentration: 0.3, fields: 1, probabilities: Float32Array.from([0.2, 0.6, 0.2]), predicted: 1, predictedLabel: 'DNA damage', confidence: 0.6, label: 1, correct: true, wells: ['Week1_22123/B02'] },
+  { key: 'x@0.3', compound: 'mevinolin, "lovastatin"', concentration: 0.3, fields: 1, setApart: 2, probabilities: Float32Array.from([0.2, 0.6, 0.2]), predicted: 1, predictedLabel: 'DNA damage', confidence: 0.6, label: 1, correct: true, wells: ['Week1_22123/B02'] },
 ];
 
 describe('CSV cells', () => {
@@ -74,6 +75,11 @@ describe('fieldsCsv', () => {
     expect(col(b, 'message')).toBe('B03_s2_w4.tif is missing, line\nbreak');
     expect(col(b, 'predicted_moa')).toBe('');
     expect(col(b, 'files')).toBe("'=cmd.tif");
+    // The OOD check: the score, the threshold and the flag; the mechanism is still exported beside them.
+    expect(col(a, 'ood_score')).toBe('3.14159');
+    expect(col(a, 'ood_threshold')).toBe('2.5');
+    expect(col(a, 'unlike_training_data')).toBe('1');
+    expect([col(b, 'ood_score'), col(b, 'unlike_training_data')]).toEqual(['', '']);
   });
 });
 
@@ -84,7 +90,9 @@ describe('treatmentsCsv and runJson', () => {
     expect(rows[1][rows[0].indexOf('true_moa')]).toBe('DNA damage');
     expect(rows[1][rows[0].indexOf('model_sha256')]).toBe(model.hash);
 
-    const scores = { fields: score([{ predicted: 1, label: 1 }], 3), treatments: score([], 3) };
+    expect(rows[1][rows[0].indexOf('fields_set_apart')]).toBe('2');
+    const setApart = { fields: 1, labelledFields: 1, treatments: 0, labelledTreatments: 0 };
+    const scores = { fields: score([{ predicted: 1, label: 1 }], 3), treatments: score([], 3), setApart };
     const doc = JSON.parse(runJson(fields, treatments, scores, classes, model, '2026-01-01T00:00:00Z'));
     expect(doc.model).toEqual({ name: 'mcnn sim/v1', sha256: model.hash, trained: true });
     expect(doc.classes).toEqual(classes);
@@ -94,6 +102,10 @@ describe('treatmentsCsv and runJson', () => {
     expect(doc.fields[1]).toMatchObject({ status: 'failed', predicted: null, message: 'B03_s2_w4.tif is missing, line\nbreak' });
     expect(doc.treatments[0]).toMatchObject({ compound: 'mevinolin, "lovastatin"', trueMoa: 'DNA damage', correct: true });
     expect(doc.scores.fields.accuracy).toBe(1);
+    expect(doc.scores.setApart).toEqual(setApart);
+    expect(doc.fields[0].ood).toEqual({ score: 3.14159265, threshold: 2.5, unlikeTrainingData: true });
+    expect(doc.fields[1].ood).toBeNull();
+    expect(doc.treatments[0].fieldsSetApart).toBe(2);
     expect(doc.scores.treatments.accuracy).toBeNull();
     expect(exportName(model, 'fields', 'csv')).toBe('moa-lens_mcnn-sim-v1_abababab_fields.csv');
   });
@@ -109,7 +121,7 @@ describe('the channel mapping travels with the results', () => {
     expect(parseCsv(rest.join('\r\n'))[0][0]).toBe('plate');
     expect(treatmentsCsv(treatments, classes, model, plan.mapping).split('\r\n')[0]).toBe(comment);
     expect(fieldsCsv(fields, classes, model).startsWith('plate,')).toBe(true); // no mapping, no comment
-    const doc = JSON.parse(runJson(fields, treatments, { fields: score([], 3), treatments: score([], 3) }, classes, model, '2026-01-01T00:00:00Z', plan.mapping));
+    const doc = JSON.parse(runJson(fields, treatments, { fields: score([], 3), treatments: score([], 3), setApart: { fields: 0, labelledFields: 0, treatments: 0, labelledTreatments: 0 } }, classes, model, '2026-01-01T00:00:00Z', plan.mapping));
     expect(doc.channelMapping).toEqual([
       { name: 'DAPI', usedAs: 'DNA', files: 1, decidedBy: 'word' },
       { name: 'GFP', usedAs: 'Tubulin', files: 1, decidedBy: 'mapping' },

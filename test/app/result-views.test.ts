@@ -55,7 +55,7 @@ describe('viewFields', () => {
 
 describe('viewTreatments', () => {
   const t = (compound: string, concentration: number, predicted: number, label?: number): TreatmentRow => ({
-    key: `${compound}@${concentration}`, compound, concentration, fields: 4, probabilities: new Float32Array(3), predicted,
+    key: `${compound}@${concentration}`, compound, concentration, fields: 4, setApart: 0, probabilities: new Float32Array(3), predicted,
     predictedLabel: ['a', 'b', 'c'][predicted], confidence: 0.5, label, correct: label === undefined ? undefined : label === predicted, wells: ['P1/B02'],
   });
   it('sorts by compound then concentration as numbers, filters by truth text', () => {

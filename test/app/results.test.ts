@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateTreatments, score } from '../../src/core/aggregate.ts';
 import { treatmentKey } from '../../src/core/metadata.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
-import { applyResult, pendingRow, runCounts, runScores, treatmentRows, type FieldInfo } from '../../src/app/state/results.ts';
+import { applyResult, isUnlike, pendingRow, runCounts, runScores, treatmentRows, type FieldInfo } from '../../src/app/state/results.ts';
 import type { FieldResult } from '../../src/engine/types.ts';
 
 const classes = [...MOA_CLASSES];
@@ -40,7 +40,7 @@ describe('result rows', () => {
     expect(unknown.label).toBeUndefined();
     const failed = applyResult(pendingRow(info('d', 'B04'), classes), { id: 'd', ok: false, stage: 'decode', message: 'd.tif is not a TIFF.' });
     expect(failed).toMatchObject({ status: 'failed', message: 'd.tif is not a TIFF.' });
-    expect(runCounts([r, wrong, unknown, failed])).toEqual({ total: 4, ok: 2, failed: 1, pending: 1 });
+    expect(runCounts([r, wrong, unknown, failed])).toEqual({ total: 4, ok: 2, failed: 1, pending: 1, unlike: 0 });
   });
 
   it('aggregates treatments exactly as core aggregateTreatments does, and scores both levels', () => {
@@ -73,5 +73,28 @@ describe('result rows', () => {
     expect(s.treatments.n).toBe(3);
     expect(s.treatments.correct).toBe(2);
     expect(s.treatments.confusion[9][2]).toBe(1);
+    expect(s.setApart).toEqual({ fields: 0, labelledFields: 0, treatments: 0, labelledTreatments: 0 });
+  });
+
+  it('sets fields unlike the training data apart: no share in treatment calls or accuracy, counted', () => {
+    const unlike = (id: string, p: Float32Array): FieldResult => ({ ...(ok(id, p) as Extract<FieldResult, { ok: true }>), ood: { score: 9, threshold: 2, unlike: true } });
+    const like = (id: string, p: Float32Array): FieldResult => ({ ...(ok(id, p) as Extract<FieldResult, { ok: true }>), ood: { score: 1, threshold: 2, unlike: false } });
+    const rows = [
+      applyResult(pendingRow(info('1', 'B02', 'taxol', 3, 'Microtubule stabilizers'), classes), like('1', probs(9, 0.5))),
+      applyResult(pendingRow(info('2', 'B03', 'taxol', 3, 'Microtubule stabilizers'), classes), unlike('2', probs(2, 0.99))),
+      applyResult(pendingRow(info('3', 'C02', 'taxol', 0.3, 'Microtubule stabilizers'), classes), unlike('3', probs(2, 0.9))),
+      applyResult(pendingRow(info('4', 'E02'), classes), unlike('4', probs(0))),
+    ];
+    expect(rows.map(isUnlike)).toEqual([false, true, true, true]);
+    expect(rows[1].ood).toEqual({ score: 9, threshold: 2, unlike: true });
+    const t = treatmentRows(rows, classes);
+    // taxol@3 is called from field 1 alone (the confident wrong field 2 is set apart); taxol@0.3 has no field left: no call.
+    expect(t.map((x) => x.key)).toEqual(['taxol@3']);
+    expect(t[0]).toMatchObject({ fields: 1, setApart: 1, predicted: 9, correct: true, wells: ['P1/B02'] });
+    const s = runScores(rows, t, K);
+    expect(s.fields.n).toBe(1);
+    expect(s.treatments.n).toBe(1);
+    expect(s.setApart).toEqual({ fields: 3, labelledFields: 2, treatments: 1, labelledTreatments: 1 });
+    expect(runCounts(rows)).toMatchObject({ ok: 4, unlike: 3 });
   });
 });

@@ -1,10 +1,12 @@
-// `npm run export`: a training checkpoint -> evaluated, quantised browser bundle (for a run that stopped before its end).
+// `npm run export`: a training checkpoint -> evaluated, quantised browser bundle (for a run that stopped before its end);
+// with --add-ood, an existing bundle -> a new one with the OOD check (export/add-ood.ts).
 import { readFile, stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { signingKeyFromPem } from '../../src/core/bundle-trust.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { buildMcnn } from '../../src/core/mcnn.ts';
 import { selectBackend } from './backend/select.ts';
+import { ADD_OOD_USAGE, addOodToBundle } from './export/add-ood.ts';
 import { evaluateAndExport } from './export/finish.ts';
 import { latestCheckpoint, readCheckpoint } from './train/checkpoint.ts';
 import { ConfigError, DEFAULTS, parseTrainArgs, recordedTrainConfig, validateTrainConfig, type TrainConfig } from './train/config.ts';
@@ -18,15 +20,23 @@ const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out
 Rebuilds the model from the checkpoint's own settings, evaluates it on the same held-out fold and writes the bundle
 (default --out: the run's own). A folder means its newest valid checkpoint.
 --sign-key signs the bundle (moa-lens.sig.json) with an Ed25519 private key in PKCS #8 PEM (npm run keygen); the app
-and npm run evaluate trust it when the public key is in models/trusted-keys.json.`;
+and npm run evaluate trust it when the public key is in models/trusted-keys.json.
+The bundle carries the out-of-distribution check (class statistics of the training fields, threshold from the held-out ones).`;
 const OVERRIDABLE: (keyof TrainConfig)[] = ['out', 'quantize', 'data', 'name', 'backend', 'threads', 'cacheDir'];
 
 const { argv } = startCli('export');
 if (argv.includes('--help')) {
-  console.log(`${USAGE}\n--verbose: on failure, print the stack trace too.\n\n${exitCodesHelp([EXIT.usage, EXIT.data, EXIT.bundle])}`);
+  console.log(`${USAGE}\n\n${ADD_OOD_USAGE}\n\n--verbose: on failure, print the stack trace too.\n\n${exitCodesHelp([EXIT.usage, EXIT.data, EXIT.bundle])}`);
   process.exit(0);
 }
 try {
+  if (argv.includes('--add-ood')) await addOodToBundle(argv, console.log);
+  else await exportCheckpoint();
+} catch (e) {
+  fail(e);
+}
+
+async function exportCheckpoint(): Promise<void> {
   const at = argv.indexOf('--checkpoint');
   if (at < 0 || !argv[at + 1]) throw new ConfigError(`--checkpoint is required.\n${USAGE}`);
   const source = argv[at + 1];
@@ -71,6 +81,4 @@ try {
     signer,
     log: console.log,
   });
-} catch (e) {
-  fail(e);
 }

@@ -66,11 +66,12 @@ async function main(argv: string[]): Promise<void> {
 
   // --- eval + export (rank 0) ---
   if (isRoot) await evaluateAndExport({ model, data, config, history: result.history, steps: result.steps, seconds: result.seconds, worldSize: world.size, command: process.env.MOA_TRAIN_COMMAND || `npm run train -- ${argv.join(' ')}`, log });
-  // The other ranks wait here while rank 0 evaluates the held-out fields twice (float and quantised), tile by tile:
-  // in step-times, about 2 x tiles / batch per rank (a forward pass is cheaper than a step; the factor covers the rest).
+  // The other ranks wait here while rank 0 evaluates the held-out fields twice (float and quantised) and the training
+  // fields once (the OOD statistics), tile by tile: in step-times, about (2 x held-out + training) tiles / batch per
+  // rank (a forward pass is cheaper than a step; the factor covers the rest).
   const binned = binnedSize(data.fieldSize.height, data.fieldSize.width, data.spec.binning);
   const tiles = tileField(binned.height, binned.width, config.inputHeight, config.inputWidth).tiles.length;
-  world.barrier('end', result.watchdog.phaseLimitMs(2 * Math.ceil((data.split.test.length * tiles) / config.batchPerRank)));
+  world.barrier('end', result.watchdog.phaseLimitMs(Math.ceil(((2 * data.split.test.length + data.split.train.length) * tiles) / config.batchPerRank)));
   world.finalize();
 }
 

@@ -1,5 +1,7 @@
 // Exports of a run as CSV and JSON, per field and per treatment, each naming the model and its hash.
 import { csvLine } from '../../core/csv.ts';
+import { trainedOnSimulatedData } from '../../core/provenance.ts';
+import type { LoadedBundle } from '../../engine/index.ts';
 import type { RunScores, FieldRow, TreatmentRow } from './results.ts';
 
 /** The model an export names. */
@@ -8,6 +10,16 @@ export interface ModelRef {
   /** sha256 of the bundle's moa-lens.json. */
   hash: string;
   trained: boolean;
+  /** The bundle's provenance says it was trained on simulated data. */
+  simulated?: boolean;
+  /** Whether the bundle has an out-of-distribution check (absent: not known, e.g. no bundle). */
+  oodCheck?: boolean;
+}
+
+/** The model an export and the results screen name, from the loaded bundle (none: 'none', untrained). */
+export function modelRef(bundle: LoadedBundle | null | undefined): ModelRef {
+  if (!bundle) return { name: 'none', hash: '', trained: false };
+  return { name: bundle.name, hash: bundle.hash, trained: bundle.trained, simulated: trainedOnSimulatedData(bundle.metadata.provenance), oodCheck: bundle.metadata.ood !== undefined };
 }
 
 /** Probability columns are named p_<class>, spaces kept (quoted by csvCell when needed). */
@@ -35,11 +47,17 @@ function round(x: number | undefined): number | undefined {
   return x === undefined ? undefined : Math.round(x * 1e6) / 1e6;
 }
 
+/** An OOD score or threshold to 6 significant digits; an infinite score (non-finite features) as "inf". */
+function oodNumber(x: number | undefined): number | string | undefined {
+  if (x === undefined) return undefined;
+  return Number.isFinite(x) ? Number(x.toPrecision(6)) : 'inf';
+}
+
 export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[], model: ModelRef, mapping: readonly ChannelUse[] = []): string {
   const header = [
     'plate', 'well', 'site', 'compound', 'concentration', 'status', 'predicted_moa', 'confidence',
     'top2_moa', 'top2_probability', 'top3_moa', 'top3_probability', 'true_moa', 'correct', 'message',
-    ...probHeaders(classes), 'model', 'model_sha256', 'files',
+    'ood_score', 'ood_threshold', 'unlike_training_data', ...probHeaders(classes), 'model', 'model_sha256', 'files',
   ];
   const lines = [...mappingComment(mapping), csvLine(header)];
   for (const r of rows) {
@@ -48,6 +66,7 @@ export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[],
         r.plate, r.well, r.site ?? undefined, r.compound, r.concentration, r.status, r.predictedLabel, round(r.confidence),
         r.top3?.[1]?.label, round(r.top3?.[1]?.probability), r.top3?.[2]?.label, round(r.top3?.[2]?.probability),
         r.moa, r.correct === undefined ? undefined : r.correct ? 1 : 0, r.message,
+        oodNumber(r.ood?.score), oodNumber(r.ood?.threshold), r.ood === undefined ? undefined : r.ood.unlike ? 1 : 0,
         ...classes.map((_, j) => round(r.probabilities?.[j])), model.name, model.hash, r.files.join(';'),
       ]),
     );
@@ -56,12 +75,12 @@ export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[],
 }
 
 export function treatmentsCsv(rows: readonly TreatmentRow[], classes: readonly string[], model: ModelRef, mapping: readonly ChannelUse[] = []): string {
-  const header = ['compound', 'concentration', 'fields', 'predicted_moa', 'confidence', 'true_moa', 'correct', ...probHeaders(classes), 'model', 'model_sha256', 'wells'];
+  const header = ['compound', 'concentration', 'fields', 'fields_set_apart', 'predicted_moa', 'confidence', 'true_moa', 'correct', ...probHeaders(classes), 'model', 'model_sha256', 'wells'];
   const lines = [...mappingComment(mapping), csvLine(header)];
   for (const t of rows) {
     lines.push(
       csvLine([
-        t.compound, t.concentration, t.fields, t.predictedLabel, round(t.confidence), t.label === undefined ? undefined : classes[t.label],
+        t.compound, t.concentration, t.fields, t.setApart, t.predictedLabel, round(t.confidence), t.label === undefined ? undefined : classes[t.label],
         t.correct === undefined ? undefined : t.correct ? 1 : 0, ...classes.map((_, j) => round(t.probabilities[j])), model.name, model.hash, t.wells.join(';'),
       ]),
     );
@@ -87,7 +106,7 @@ export function runJson(
     model: { name: model.name, sha256: model.hash, trained: model.trained },
     classes,
     channelMapping: mapping.map((m) => ({ name: m.token, usedAs: m.channel, files: m.files, decidedBy: m.assignedBy })),
-    scores: { fields: scoreJson(scores.fields), treatments: scoreJson(scores.treatments) },
+    scores: { fields: scoreJson(scores.fields), treatments: scoreJson(scores.treatments), setApart: scores.setApart },
     fields: fields.map((r) => ({
       plate: r.plate,
       well: r.well,
@@ -104,11 +123,13 @@ export function runJson(
       trueMoa: r.moa ?? null,
       correct: r.correct ?? null,
       message: r.message ?? null,
+      ood: r.ood ? { score: Number.isFinite(r.ood.score) ? r.ood.score : 'inf', threshold: r.ood.threshold, unlikeTrainingData: r.ood.unlike } : null,
     })),
     treatments: treatments.map((t) => ({
       compound: t.compound,
       concentration: t.concentration,
       fields: t.fields,
+      fieldsSetApart: t.setApart,
       predicted: t.predictedLabel,
       confidence: t.confidence,
       probabilities: Array.from(t.probabilities),

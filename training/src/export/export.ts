@@ -25,9 +25,15 @@ export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype):
   return { dtype, artifacts, model: await tfl.loadLayersModel({ load: async () => asLoaded }), bytes: stored.byteLength };
 }
 
-/** Writes the bundle folder atomically (temp folder + rename), signed when given a key; returns the sha256 of its moa-lens.json. */
-export async function exportBundle(q: QuantizedModel, dir: string, metadata: Omit<BundleMetadataInput, 'weights'>, signer?: SigningKey): Promise<string> {
-  const files = await writeBundleFiles(q.artifacts, { ...metadata, weights: { dtype: q.dtype, bytes: q.bytes } }, signer);
+/** Writes the bundle folder atomically (temp folder + rename) with `extraFiles` (the OOD statistics), signed when given a key; returns the sha256 of its moa-lens.json. */
+export async function exportBundle(
+  q: QuantizedModel,
+  dir: string,
+  metadata: Omit<BundleMetadataInput, 'weights'>,
+  signer?: SigningKey,
+  extraFiles?: ReadonlyMap<string, Uint8Array>,
+): Promise<string> {
+  const files = await writeBundleFiles(q.artifacts, { ...metadata, weights: { dtype: q.dtype, bytes: q.bytes } }, signer, extraFiles);
   await writeBundleDir(dir, files);
   return sha256Hex(files.get(METADATA_FILE)!);
 }

@@ -1,4 +1,5 @@
 // Finish: evaluate the trained model on the held-out fields, quantise, check agreement, export the bundle and its report.
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import type { FieldModel } from '../../../src/core/field-pipeline.ts';
 import { MOA_CLASSES } from '../../../src/core/labels.ts';
+import { SIMULATED_DATA_MARKER } from '../../../src/core/provenance.ts';
 import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
 import { evaluate, reportedField } from '../eval/evaluate.ts';
 import { confusionSvg, reportHtml } from '../eval/report.ts';
@@ -14,6 +16,7 @@ import type { TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
 import { formatPercent } from '../util/format.ts';
 import { exportBundle, quantizeModel } from './export.ts';
+import { modelPixelSize, OOD_FILE, oodForBundle } from './ood-stats.ts';
 
 export interface HeldOutMetrics {
   split: string;
@@ -49,6 +52,10 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
   const evaluation = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   const q = await quantizeModel(model, config.quantize);
   const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
+  // The OOD check from the model as it ships: class statistics of the training fields, the threshold on the held-out ones.
+  const trainingEval = await evaluate(q.model, data.samples, data.split.train, fieldModel, MOA_CLASSES.length, data.cache);
+  const ood = oodForBundle(trainingEval.fields, qEval.fields, { data: config.data, split: data.split.name });
+  f.log(ood.summary);
   const agreement = evaluation.fields.filter((field, i) => qEval.fields[i].predicted === field.predicted).length / Math.max(1, evaluation.fields.length);
   const metrics: HeldOutMetrics = {
     split: data.split.name,
@@ -61,10 +68,12 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     quantizationAgreement: agreement,
   };
   f.log(`held out (${data.split.name}): field accuracy ${formatPercent(metrics.fieldAccuracy)} of ${metrics.heldOutFields}, treatment accuracy ${formatPercent(metrics.treatmentAccuracy)} of ${metrics.heldOutTreatments}; ${q.dtype} top-1 agreement ${formatPercent(agreement, 2)} (${q.dtype} field accuracy ${formatPercent(metrics.quantizedFieldAccuracy)}, treatment ${formatPercent(metrics.quantizedTreatmentAccuracy)})`);
+  const simulated = existsSync(path.join(config.data, SIMULATED_DATA_MARKER));
   const provenance = {
     trained: true,
-    summary: `M-CNN trained by MoA Lens on ${config.data} (${data.split.name}), ${f.steps} steps.`,
+    summary: `M-CNN trained by MoA Lens on ${simulated ? 'SIMULATED fields (never a real cell) in ' : ''}${config.data} (${data.split.name}), ${f.steps} steps.`,
     data: config.data,
+    simulated,
     command: f.command,
     worldSize: f.worldSize,
     steps: f.steps,
@@ -82,7 +91,9 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     ...fieldModel,
     architecture: { name: 'M-CNN', widthMultiplier: config.widthMultiplier, parameters: model.countParams() },
     provenance,
-  }, f.signer);
+    ood: ood.section,
+    pixelSize: modelPixelSize(data.spec.binning),
+  }, f.signer, new Map([[OOD_FILE, ood.bytes]]));
   // The confusion matrices as pictures beside the bundle's files, for its model card (not part of the verified bundle).
   await writeFile(path.join(config.out, 'confusion-fields.svg'), confusionSvg(evaluation.fieldScores, MOA_CLASSES, `held-out fields (${data.split.name})`));
   await writeFile(path.join(config.out, 'confusion-treatments.svg'), confusionSvg(evaluation.treatmentScores, MOA_CLASSES, `held-out treatments (${data.split.name})`));

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseImageTable, parseMoaTable, treatmentKey, type ImageTableRow, type MoaTableRow } from '../../../src/core/metadata.ts';
 import { CHANNELS, type MoaClass } from '../../../src/core/labels.ts';
+import { SIMULATED_DATA_MARKER } from '../../../src/core/provenance.ts';
 import { IMAGE_TABLE, MOA_TABLE } from '../data/dataset-index.ts';
 import { compoundSignature, treatmentPhenotype, type CompoundSignature } from './phenotypes.ts';
 import { deriveSeed } from '../util/prng.ts';
@@ -204,6 +205,8 @@ export async function writeSimulatedDataset(options: SimulateDatasetOptions): Pr
     fieldsPerClass[moa] = (fieldsPerClass[moa] ?? 0) + 1;
     options.onField?.(k + 1, selected.length);
   }
+  // Marks the root as simulated: a model trained on it says so in its bundle's provenance (and the app on its results).
+  await writeFile(path.join(options.outDir, SIMULATED_DATA_MARKER), JSON.stringify({ simulated: true, seed, height, width, fields: selected.length }, null, 1) + '\n');
   return {
     outDir: options.outDir,
     fields: selected.length,
