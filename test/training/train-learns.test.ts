@@ -14,7 +14,7 @@ import { resolveBackend, selectBackend } from '../../training/src/backend/select
 import { evaluate } from '../../training/src/eval/evaluate.ts';
 import { repoRoot, runTrainer, smallDataset } from './train-helpers.ts';
 
-// 3 compounds per class, 4 fields per treatment: 384 fields of 128x160, binned 2x; LOCO fold 0 of 3 holds out 1 compound per class.
+// 3 compounds per class, 4 fields per treatment: 384 fields of 128x160, binned 2x; grouped fold 0 of 3 holds out 1 compound per class.
 const recipe = ['--input-size', '64x64', '--binning', '2', '--width-multiplier', '0.25', '--epochs', '30', '--warmup-epochs', '2', '--global-batch', '16', '--base-lr', '0.02', '--folds', '3', '--fold', '0', '--seed', '1', '--quantize', 'float32'];
 const CHANCE = 1 / 13;
 
