@@ -25,6 +25,7 @@ describe('trainer configuration', () => {
     [['--data', '/d', '--out', 'o', '--fold', '5'], /--fold 5 does not exist with --split grouped --folds 5/],
     [['--data', '/d', '--out', 'o', '--split', 'random', '--fold', '1'], /--split random has one split/],
     [['--data', '/d', '--out', 'o', '--recipe', '2017'], /--recipe must be one of none, 2018; got "2017"/],
+    [['--data', '/d', '--out', 'o', '--split', 'loco', '--folds', '38'], /--folds is for --split grouped; --split loco has one fold per compound, counted from the data/],
     [['--data', '/d', '--out', 'o', '--epochs'], /--epochs needs a value/],
   ])('refuses %j', (args, message) => {
     expect(() => ok(args as string[])).toThrow(message);

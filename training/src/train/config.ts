@@ -200,7 +200,10 @@ export function parseTrainArgs(argv: string[]): TrainConfig {
       (c as unknown as Record<string, unknown>)[key] = raw;
     }
   }
-  return { ...recipeBase(recipe), ...(schedule ? SCHEDULE_PRESET : {}), ...c };
+  const config = { ...recipeBase(recipe), ...(schedule ? SCHEDULE_PRESET : {}), ...c };
+  if (c.folds !== undefined && config.split !== 'grouped')
+    throw new ConfigError(`--folds is for --split grouped; --split ${config.split} ${config.split === 'random' ? 'has one split' : `has one fold per ${config.split === 'loco' ? 'compound' : '(compound, week)'}, counted from the data`}.`);
+  return config;
 }
 
 const hint = () => 'Run with --help for the list of options.';
