@@ -24,8 +24,8 @@ export interface Adaptation {
   classes: string[];
   head: LinearHead;
   labels: AdaptationLabels;
-  /** Leave-one-compound-out accuracy shown before the head was accepted. */
-  validation: { fields: number; treatments: number; compounds: number };
+  /** Accuracy on compounds left out (logistic-head.ts leaveCompoundsOut), shown before the head was accepted. */
+  validation: { fields: number; treatments: number; compounds: number; folds: number };
 }
 
 /** The base model with `head` as its last layer (sharing every other layer's weights with `model`). */
@@ -71,7 +71,7 @@ export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadat
       adaptedFrom: { name: m.name, sha256: base.hash },
       labels: a.labels,
       head: 'multinomial logistic regression with L2 on the penultimate layer (frozen)',
-      leaveOneCompoundOut: a.validation,
+      compoundsLeftOut: a.validation,
     },
   });
 }

@@ -18,14 +18,15 @@ describe('adapted bundle', () => {
     const inputs = (model.layers[model.layers.length - 1].input as tfl.SymbolicTensor).shape[1]!;
     const rng = new Rng(4);
     const head: LinearHead = { inputs, classes: 3, kernel: Float32Array.from({ length: inputs * 3 }, () => rng.normal() * 0.3), bias: Float32Array.from([0.1, -0.2, 0.3]) };
-    const files = await adaptedBundleFiles(model, { metadata: base.metadata, hash: base.hash }, {
+    const adaptation = {
       name: 'tiny-adapted',
       createdAt: '2026-11-28T00:00:00.000Z',
       classes: ['mine A', 'mine B', 'DMSO'],
       head,
       labels: { source: 'labels.csv', sha256: 'ab'.repeat(32), fields: 9, compounds: 3 },
-      validation: { fields: 0.5, treatments: 0.6, compounds: 3 },
-    });
+      validation: { fields: 0.5, treatments: 0.6, compounds: 3, folds: 3 },
+    };
+    const files = await adaptedBundleFiles(model, { metadata: base.metadata, hash: base.hash }, adaptation);
     const adapted = await loadBundle(bundleInMemory(files), { trust: NO_TRUST });
     expect(adapted.trust.status).toBe('unverified');
     expect(adapted.metadata.labelSet).toBe('custom');
@@ -42,6 +43,6 @@ describe('adapted bundle', () => {
     f.forEach((row, i) => Array.from(headProbabilities(head, row)).forEach((v, k) => expect(p[i][k]).toBeCloseTo(v, 5)));
     // The base is untouched: still 13 classes.
     expect((model.predict(x) as tf.Tensor).shape).toEqual([2, 13]);
-    await expect(adaptedBundleFiles(model, base, { ...({} as never), classes: ["a"], head })).rejects.toThrow(/3 outputs for 1 classes/);
+    await expect(adaptedBundleFiles(model, base, { ...adaptation, classes: ['a'] })).rejects.toThrow(/3 outputs for 1 classes/);
   });
 });

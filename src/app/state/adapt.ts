@@ -5,7 +5,7 @@ import type { Adaptation } from '../../core/adapted-bundle.ts';
 import { sha256Hex } from '../../core/bundle.ts';
 import { csvLine } from '../../core/csv.ts';
 import { MOA_CLASSES } from '../../core/labels.ts';
-import { fitLogisticHead, leaveOneCompoundOut, type HeadExample, type HeadValidation, type LinearHead } from '../../core/logistic-head.ts';
+import { fitLogisticHead, leaveCompoundsOut, type HeadExample, type HeadValidation, type LinearHead } from '../../core/logistic-head.ts';
 import { parseCsv, treatmentKey } from '../../core/metadata.ts';
 import type { FieldRow } from './results.ts';
 
@@ -94,17 +94,17 @@ export interface FittedHead {
 export function adaptationProblem(labelled: LabelledFields): string | null {
   if (labelled.examples.length === 0) return 'No classified field has a label yet: mark compounds or wells, or load an annotation CSV.';
   if (labelled.classes.length < 2) return `The labels name one class (${labelled.classes[0]}); a classifier needs at least two.`;
-  if (labelled.compounds < 2) return 'The labels cover one compound; leave-one-compound-out needs at least two.';
+  if (labelled.compounds < 2) return 'The labels cover one compound; checking on compounds left out needs at least two.';
   return null;
 }
 
-/** Fits the head on the labelled fields and measures it leave-one-compound-out. */
+/** Fits the head on the labelled fields and measures it on compounds left out (one a fold, up to MAX_COMPOUND_FOLDS folds). */
 export function fitHead(labelled: LabelledFields): FittedHead {
   const problem = adaptationProblem(labelled);
   if (problem) throw new Error(problem);
   const started = performance.now();
   const head = fitLogisticHead(labelled.examples, labelled.classes.length);
-  const validation = leaveOneCompoundOut(labelled.examples, labelled.classes.length);
+  const validation = leaveCompoundsOut(labelled.examples, labelled.classes.length);
   return { classes: labelled.classes, head, validation, fields: labelled.examples.length, compounds: labelled.compounds, ms: performance.now() - started };
 }
 
@@ -117,7 +117,7 @@ export async function adaptation(fitted: FittedHead, annotations: readonly Annot
     classes: fitted.classes,
     head: fitted.head,
     labels: { source, sha256: await sha256Hex(new TextEncoder().encode(labels)), fields: fitted.fields, compounds: fitted.compounds },
-    validation: { fields: fitted.validation.fields.accuracy, treatments: fitted.validation.treatments.accuracy, compounds: fitted.validation.compounds },
+    validation: { fields: fitted.validation.fields.accuracy, treatments: fitted.validation.treatments.accuracy, compounds: fitted.validation.compounds, folds: fitted.validation.folds },
   };
 }
 
