@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   bundleSize: async () => (await import('./bundle-size.ts')).benchBundleSize(),
   scaling: async () => (await import('./scaling.ts')).benchScaling(),
   browserInfer: async () => (await import('./browser-infer.ts')).benchBrowserInfer(),
+  profiles: async () => (await import('./profiles.ts')).benchProfiles(),
 };
 
 const child = process.env.MOA_BENCH_CHILD;
