@@ -1,15 +1,13 @@
 // `npm run evaluate`: score a model bundle on a BBBC021-layout root, per field and per treatment, as the app predicts.
 import { writeFile } from 'node:fs/promises';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { BundleError, bundleIOHandler } from '../../src/core/bundle.ts';
-import { readBundleDir } from './bundle-fs.ts';
 import { selectBackend } from './backend/select.ts';
 import { evaluate, reportedField } from './eval/evaluate.ts';
+import { ALLOW_UNVERIFIED, openBundle } from './eval/open-bundle.ts';
 import { reportHtml } from './eval/report.ts';
-import { ConfigError, DEFAULTS, recordedTrainConfig, type TrainConfig } from './train/config.ts';
+import { ConfigError, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
 import { formatPercent } from './util/format.ts';
-import { EXIT, exitCodesHelp, fail, ModelFileError, startCli } from './util/cli.ts';
+import { EXIT, exitCodesHelp, fail, startCli } from './util/cli.ts';
 
 const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [--fields all|held-out] [--report <file base>]
   --fields all       every labelled field under --data (default; e.g. a plate the model never saw)
@@ -18,7 +16,6 @@ const USAGE = `npm run evaluate -- --bundle <model dir> --data <BBBC021 root> [-
   --backend auto|native|wasm|webgpu|cpu   (default auto: tfjs-node, else native, else wasm)
   --allow-unverified run a bundle that is neither shipped (pinned in models/index.json) nor signed by a key in
                      models/trusted-keys.json; without it such a bundle is refused`;
-const ALLOW_UNVERIFIED = '--allow-unverified';
 
 function parseArgs(argv: string[]) {
   const out = { bundle: '', data: '', fields: 'all', report: '', backend: 'auto' };
@@ -41,17 +38,8 @@ if (argv.includes('--help')) {
 try {
   const args = parseArgs(argv.filter((a) => a !== ALLOW_UNVERIFIED));
   await selectBackend({ requested: args.backend as TrainConfig['backend'], log: console.log });
-  const bundle = await readBundleDir(args.bundle).catch((e: unknown) => {
-    throw new ModelFileError(`--bundle ${args.bundle}: ${(e as Error).message}`, { cause: e });
-  });
+  const { bundle, model, config } = await openBundle(args.bundle, args.data, argv.includes(ALLOW_UNVERIFIED), 'evaluate', console.log);
   const meta = bundle.metadata;
-  console.log(`bundle: ${bundle.trust.status.toUpperCase()}: ${bundle.trust.detail}`);
-  if (bundle.trust.status === 'unverified' && !argv.includes(ALLOW_UNVERIFIED))
-    throw new BundleError(`refusing to evaluate ${args.bundle}: it is unverified (${bundle.trust.detail}), so its classes and preprocessing may not be what it was trained with. Pass ${ALLOW_UNVERIFIED} to run it anyway.`);
-  const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
-  console.log(`model: ${meta.name} (${bundle.hash.slice(0, 12)}), input ${meta.input.height}x${meta.input.width}, binning ${meta.preprocessing.binning}${meta.provenance.trained ? '' : ', UNTRAINED placeholder'}`);
-  const recipe = recordedTrainConfig((meta.provenance.recipe ?? {}) as Record<string, unknown>);
-  const config: TrainConfig = { ...DEFAULTS, ...recipe, data: args.data, out: '', cacheDir: '', inputHeight: meta.input.height, inputWidth: meta.input.width };
   if (args.fields === 'held-out' && !meta.provenance.recipe) throw new ConfigError(`${args.bundle} records no training recipe, so its held-out fold is unknown; use --fields all.`);
   const data = await prepareData(config, meta.preprocessing);
   const indices = args.fields === 'all' ? data.samples.map((_, i) => i) : data.split.test;

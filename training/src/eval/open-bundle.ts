@@ -3,7 +3,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BundleError, bundleIOHandler, type VerifiedBundle } from '../../../src/core/bundle.ts';
 import { readBundleDir } from '../bundle-fs.ts';
-import { DEFAULTS, type TrainConfig } from '../train/config.ts';
+import { DEFAULTS, recordedTrainConfig, type TrainConfig } from '../train/config.ts';
 import { ModelFileError } from '../util/cli.ts';
 
 export const ALLOW_UNVERIFIED = '--allow-unverified';
@@ -26,7 +26,7 @@ export async function openBundle(dir: string, data: string, allowUnverified: boo
     throw new BundleError(`refusing to ${verb} ${dir}: it is unverified (${bundle.trust.detail}), so its classes and preprocessing may not be what it was trained with. Pass ${ALLOW_UNVERIFIED} to run it anyway.`);
   const model = await tfl.loadLayersModel(bundleIOHandler(bundle));
   log(`model: ${meta.name} (${bundle.hash.slice(0, 12)}), input ${meta.input.height}x${meta.input.width}, binning ${meta.preprocessing.binning}${meta.provenance.trained ? '' : ', UNTRAINED placeholder'}`);
-  const recipe = (meta.provenance.recipe ?? {}) as Partial<TrainConfig>;
+  const recipe = recordedTrainConfig((meta.provenance.recipe ?? {}) as Record<string, unknown>);
   const config: TrainConfig = { ...DEFAULTS, ...recipe, data, out: '', cacheDir: '', inputHeight: meta.input.height, inputWidth: meta.input.width };
   return { bundle, model, config };
 }
