@@ -2,7 +2,8 @@
 
 Run with Debian's interpreter (python3-torch 1.13): /usr/bin/python3 test/bench/torch_mcnn.py --height 256 --width 320
 Prints one JSON line: parameters, threads, seconds per step, images/s. After --warmup steps it times at least one step,
-then more while under --seconds in all and fewer than --steps.
+then more while under --seconds in all and fewer than --steps. --device cuda runs it on the GPU (the WebGPU bench's
+peer); --inference times the forward pass alone (no gradient) instead of a training step.
 """
 import argparse
 import json
@@ -62,24 +63,39 @@ def main():
     p.add_argument('--seconds', type=float, default=0.0)
     p.add_argument('--width-multiplier', type=float, default=1.0)
     p.add_argument('--count-only', action='store_true')
+    p.add_argument('--device', default='cpu', help="cpu, or cuda (exits 3 when torch sees no CUDA device)")
+    p.add_argument('--inference', action='store_true', help='time the forward pass alone, in inference mode')
     a = p.parse_args()
+    if a.device == 'cuda' and not torch.cuda.is_available():
+        print(json.dumps({'error': 'torch sees no CUDA device'}))
+        raise SystemExit(3)
+    device = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = MCNN(a.height, a.width, width_multiplier=a.width_multiplier)
+    model = MCNN(a.height, a.width, width_multiplier=a.width_multiplier).to(device)
     params = sum(t.numel() for t in model.parameters())
     result = {'framework': 'pytorch', 'version': torch.__version__, 'threads': torch.get_num_threads(),
+              'device': torch.cuda.get_device_name(device) if a.device == 'cuda' else 'cpu',
               'height': a.height, 'width': a.width, 'batch': a.batch, 'parameters': params}
     if not a.count_only:
         opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-        x = torch.rand(a.batch, 3, a.height, a.width)
-        y = torch.randint(0, 13, (a.batch,))
+        x = torch.rand(a.batch, 3, a.height, a.width, device=device)
+        y = torch.randint(0, 13, (a.batch,), device=device)
 
-        def step():
+        def train_step():
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             opt.step()
-            return loss.item()
+            return loss.item()  # waits for the device
+
+        def forward():
+            with torch.inference_mode():
+                model(x)
+            if a.device == 'cuda':
+                torch.cuda.synchronize()
+
+        step = forward if a.inference else train_step
 
         for _ in range(a.warmup):
             step()

@@ -58,10 +58,41 @@ export function planFilterGrad(info: backend_util.Conv2DInfo): FilterGradPlan {
   return { m, n, k, tiles, splits, kTilesPerSplit, workgroups, threads: workgroups * 256 };
 }
 
+/** Work of one Conv2DBackpropFilter: threads launched, global-memory bytes read per weight gradient, FLOP per byte read. */
+export interface KernelWork {
+  threads: number;
+  bytesPerOutput: number;
+  flopPerByte: number;
+}
+
+/**
+ * The work counts of TF.js 4.22's kernel (one thread per weight, reading one x and one dy value per multiply-add,
+ * no reuse) and of ours (each k slab of a tile is read once for TM x TN outputs; partials written and read once).
+ */
+export function filterGradWork(info: backend_util.Conv2DInfo): { stock: KernelWork; ours: KernelWork & { splits: number } } {
+  const plan = planFilterGrad(info);
+  const { tm, tn, tk } = plan.tiles;
+  const flop = 2 * plan.m * plan.n * plan.k;
+  const outputs = plan.m * plan.n;
+  const stockBytes = 8 * plan.k * outputs;
+  const outputTiles = plan.workgroups / plan.splits;
+  const slabBytes = plan.workgroups * plan.kTilesPerSplit * (tm + tn) * tk * 4;
+  const partialBytes = plan.splits > 1 ? 2 * 4 * plan.splits * outputs : 0; // written by pass 1, read by pass 2
+  const oursBytes = slabBytes + partialBytes;
+  return {
+    stock: { threads: outputs, bytesPerOutput: stockBytes / outputs, flopPerByte: flop / stockBytes },
+    ours: { threads: outputTiles * plan.splits * 256 + (plan.splits > 1 ? outputs : 0), bytesPerOutput: oursBytes / outputs, flopPerByte: flop / oursBytes, splits: plan.splits },
+  };
+}
+
 function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): WebgpuProgram {
   const { tm, tn, tk, rm, rn } = plan.tiles;
   const wgx = tn / rn;
   const wgy = tm / rm;
+  // The RM x RN accumulators as named scalars, the loops over them unrolled here: registers on every compiler.
+  const each = (f: (r: number, c: number) => string) => Array.from({ length: rm * rn }, (_, i) => f(Math.floor(i / rn), i % rn)).join('\n');
+  const rows = (f: (r: number) => string) => Array.from({ length: rm }, (_, r) => f(r)).join('\n');
+  const cols = (f: (c: number) => string) => Array.from({ length: rn }, (_, c) => f(c)).join('\n');
   return {
     outputShape,
     shaderKey: `moaConv2DBackpropFilterSplitK_${tm}_${tn}_${tk}_${rm}_${rn}`,
@@ -78,7 +109,6 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
       const RN = ${rn};
       const WGX = ${wgx};
       const WGY = ${wgy};
-      const THREADS = ${wgx * wgy};
       var<workgroup> slabA : array<f32, ${tk * tm}>;
       var<workgroup> slabB : array<f32, ${tk * tn}>;
 
@@ -97,66 +127,60 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
         let dimN = uniforms.dyShape[3];
         let kStart = split * uniforms.kTilesPerSplit * TK;
         let kEnd = min(kStart + uniforms.kTilesPerSplit * TK, uniforms.dimK);
-        var acc : array<array<f32, RN>, RM>;
+        ${each((r, c) => `var acc${r}_${c} = 0.0;`)}
+        // Each thread stages the same slab column every k tile (TM and TN divide THREADS): its m = (kh, kw, ci) and n
+        // are fixed, so their decomposition is done once; only k = (b, oy, ox) changes.
+        let mm = lid % TM;
+        let kkA = lid / TM;
+        let mIndex = mBase + mm;
+        let mValid = mIndex < uniforms.dimM;
+        let ci = mIndex % inC;
+        let tap = mIndex / inC;
+        let rOffset = tap / uniforms.filterWidth - uniforms.padTop;
+        let cOffset = tap % uniforms.filterWidth - uniforms.padLeft;
+        let nn = lid % TN;
+        let kkB = lid / TN;
+        let nIndex = nBase + nn;
+        let nValid = nIndex < dimN;
         // The trip count comes from uniforms only, so the barriers sit in uniform control flow.
         for (var t = 0; t < uniforms.kTilesPerSplit; t++) {
           let k0 = kStart + t * TK;
-          for (var i = lid; i < TK * TM; i += THREADS) {
-            let kk = i / TM;
-            let mm = i - kk * TM;
+          ${Array.from({ length: (tk * tm) / (wgx * wgy) }, (_, j) => `{
+            let kk = kkA + ${(j * wgx * wgy) / tm};
             let kIndex = k0 + kk;
-            let mIndex = mBase + mm;
             var v = 0.0;
-            if (kIndex < kEnd && mIndex < uniforms.dimM) {
-              let ci = mIndex % inC;
-              let tap = mIndex / inC;
-              let kw = tap % uniforms.filterWidth;
-              let kh = tap / uniforms.filterWidth;
+            if (mValid && kIndex < kEnd) {
               let ox = kIndex % outW;
               let rowIndex = kIndex / outW;
               let oy = rowIndex % outH;
               let b = rowIndex / outH;
-              let r = oy * uniforms.strideHeight + kh - uniforms.padTop;
-              let c = ox * uniforms.strideWidth + kw - uniforms.padLeft;
+              let r = oy * uniforms.strideHeight + rOffset;
+              let c = ox * uniforms.strideWidth + cOffset;
               if (r >= 0 && r < inH && c >= 0 && c < inW) {
                 v = x[((b * inH + r) * inW + c) * inC + ci];
               }
             }
-            slabA[i] = v;
-          }
-          for (var i = lid; i < TK * TN; i += THREADS) {
-            let kk = i / TN;
-            let nn = i - kk * TN;
+            slabA[kk * TM + mm] = v;
+          }`).join('\n')}
+          ${Array.from({ length: (tk * tn) / (wgx * wgy) }, (_, j) => `{
+            let kk = kkB + ${(j * wgx * wgy) / tn};
             let kIndex = k0 + kk;
-            let nIndex = nBase + nn;
             var v = 0.0;
-            if (kIndex < kEnd && nIndex < dimN) {
+            if (nValid && kIndex < kEnd) {
               v = dy[kIndex * dimN + nIndex];
             }
-            slabB[i] = v;
-          }
+            slabB[kk * TN + nn] = v;
+          }`).join('\n')}
           workgroupBarrier();
           for (var kk = 0; kk < TK; kk++) {
-            var a : array<f32, RM>;
-            var bv : array<f32, RN>;
-            for (var r = 0; r < RM; r++) { a[r] = slabA[kk * TM + ty + r * WGY]; }
-            for (var c = 0; c < RN; c++) { bv[c] = slabB[kk * TN + tx + c * WGX]; }
-            for (var r = 0; r < RM; r++) {
-              for (var c = 0; c < RN; c++) { acc[r][c] = fma(a[r], bv[c], acc[r][c]); }
-            }
+            ${rows((r) => `let a${r} = slabA[kk * TM + ty + ${r * wgy}];`)}
+            ${cols((c) => `let b${c} = slabB[kk * TN + tx + ${c * wgx}];`)}
+            ${each((r, c) => `acc${r}_${c} = fma(a${r}, b${c}, acc${r}_${c});`)}
           }
           workgroupBarrier();
         }
         let base = split * uniforms.dimM * dimN;
-        for (var r = 0; r < RM; r++) {
-          let mIndex = mBase + ty + r * WGY;
-          for (var c = 0; c < RN; c++) {
-            let nIndex = nBase + tx + c * WGX;
-            if (mIndex < uniforms.dimM && nIndex < dimN) {
-              result[base + mIndex * dimN + nIndex] = acc[r][c];
-            }
-          }
-        }
+        ${each((r, c) => `if (mBase + ty + ${r * wgy} < uniforms.dimM && nBase + tx + ${c * wgx} < dimN) { result[base + (mBase + ty + ${r * wgy}) * dimN + nBase + tx + ${c * wgx}] = acc${r}_${c}; }`)}
       }
     `,
   };
