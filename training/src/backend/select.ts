@@ -126,7 +126,9 @@ function prepareVulkan(): string {
   const chromium = '/usr/lib/chromium';
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = os.tmpdir();
   const icd = `${chromium}/vk_swiftshader_icd.json`;
-  if (!process.env.VK_ICD_FILENAMES && existsSync(icd) && !existsSync('/usr/share/vulkan/icd.d')) {
+  // A GPU driver's ICD (NVIDIA's is often only in /etc/vulkan/icd.d) is left to the loader; SwiftShader only without one.
+  const systemIcds = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'].some(existsSync);
+  if (!process.env.VK_ICD_FILENAMES && existsSync(icd) && !systemIcds) {
     process.env.VK_ICD_FILENAMES = icd;
     notes.push('SwiftShader ICD from Chromium');
   }
