@@ -9,14 +9,14 @@ import { selectBackend } from '../../training/src/backend/select.ts';
 import { Rng } from '../../training/src/util/prng.ts';
 import { expectSameStep, maxDifference, trainStepOn } from './step-reference.ts';
 
-/** Null when Dawn gives an adapter; else why not. Any other failure to start WebGPU fails the file. */
+/** Null when Dawn gives an adapter; else why not (no adapter, or the optional Dawn package absent). Any other failure fails the file. */
 async function webgpuUnavailable(): Promise<string | null> {
   try {
     await selectBackend({ requested: 'webgpu', log: null });
     return null;
   } catch (e) {
     const message = (e as Error).message;
-    if (/no adapter/.test(message)) return message;
+    if (/no adapter|optional package 'webgpu'/.test(message)) return message;
     throw e;
   }
 }

@@ -150,7 +150,9 @@ function prepareVulkan(): string {
 
 async function useWebgpu(): Promise<SelectedBackend> {
   const vulkanNotes = process.platform === 'linux' ? prepareVulkan() : '';
-  const webgpu = await import('webgpu');
+  const webgpu = await import('webgpu').catch((e: unknown) => {
+    throw new Error(`backend webgpu requested but the optional package 'webgpu' (Dawn) cannot be loaded: ${(e as Error).message.split('\n')[0]} (npm install webgpu)`);
+  });
   const create = webgpu.create;
   const globals = webgpu.globals as Record<string, unknown>;
   Object.assign(globalThis, globals);
