@@ -1,7 +1,7 @@
 // The bundle format: its files, how they are named and sized, and what moa-lens.json may say, checked before any other file is read.
 import { MOA_CLASSES } from './labels.ts';
 import { checkMcnnInputSize } from './mcnn.ts';
-import { oodStatsBytes } from './ood.ts';
+import { INPUT_STATISTICS_PER_CHANNEL, inputStatisticsCount, oodStatsBytes } from './ood.ts';
 import { validatePreprocessSpec, type PreprocessSpec } from './preprocess.ts';
 import type { TilingSpec } from './tiling.ts';
 import { WEIGHT_DTYPES, type WeightDtype } from './weights-encoding.ts';
@@ -38,7 +38,10 @@ export interface OodSection {
   method: typeof OOD_METHOD;
   /** The statistics file, listed in `files` with its sha256 and size. */
   file: string;
+  /** Length of the scored vector: the model's penultimate-layer features, then `inputStatistics` input statistics. */
   featureSize: number;
+  /** How many of the scored values are statistics of the model's input tiles (src/core/ood.ts tileInputStatistics), after the features. */
+  inputStatistics: number;
   /** Class index (into `classes`) of each stored mean. */
   classes: number[];
   /** Scores above it are unlike the training data. */
@@ -234,6 +237,9 @@ function checkOod(m: BundleMetadata): void {
   if (file === MODEL_FILE || !(file in m.files)) throw new Error(`ood.file ${file} is not among the files moa-lens.json lists.`);
   const d = ood.featureSize;
   if (!isCount(d) || d === 0 || d > 4096) throw new Error(`ood.featureSize must be a whole number from 1 to 4096, got ${String(d)}.`);
+  const statistics = inputStatisticsCount(m.input.channels);
+  if (ood.inputStatistics !== statistics) throw new Error(`ood.inputStatistics must be ${statistics} (${INPUT_STATISTICS_PER_CHANNEL} per input channel and the padding), got ${String(ood.inputStatistics)}.`);
+  if ((ood.inputStatistics as number) >= d) throw new Error('ood.featureSize must count the model features beside the input statistics.');
   const classes = ood.classes;
   if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => isCount(c) && c < m.classes.length) || new Set(classes).size !== classes.length)
     throw new Error(`ood.classes must list distinct class indices below ${m.classes.length}.`);

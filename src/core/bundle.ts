@@ -248,8 +248,8 @@ function checkTopology(topology: unknown, metadata: BundleMetadata, label: strin
   if (last?.config?.units !== metadata.classes.length)
     throw new BundleError(`${label}: the model has ${String(last?.config?.units)} outputs but ${METADATA_FILE} names ${metadata.classes.length} classes.`);
   const features = layers.at(-2)?.config?.units;
-  if (metadata.ood && features !== undefined && features !== metadata.ood.featureSize)
-    throw new BundleError(`${label}: the OOD statistics take ${metadata.ood.featureSize} features but the model's last layer reads ${features}.`);
+  if (metadata.ood && features !== undefined && features !== metadata.ood.featureSize - metadata.ood.inputStatistics)
+    throw new BundleError(`${label}: the OOD statistics take ${metadata.ood.featureSize - metadata.ood.inputStatistics} features but the model's last layer reads ${features}.`);
 }
 
 /** Opens, size-checks (before reading when the source knows the size), reads with a bound, and size-checks again. */

@@ -2,6 +2,8 @@
 // planes -> preprocess -> tiles -> predictBatch (the model, injected by the caller) -> area-weighted field probabilities.
 import type { BundleMetadata } from './bundle-format.ts';
 import { FieldError } from './errors.ts';
+import { paddedFraction } from './field-checks.ts';
+import { sourceStatistics, tileInputStatistics } from './ood.ts';
 import { preprocessField, type ModelImage, type PixelPlane } from './preprocess.ts';
 import { aggregateTiles, extractTile, tileField, type TileGrid } from './tiling.ts';
 
@@ -31,6 +33,11 @@ export interface FieldPrediction {
   probabilities: Float32Array;
   /** The field's feature vector (profile): the tiles' penultimate-layer features averaged with the same weights. */
   features: Float32Array;
+  /**
+   * What the model's input looks like, read by the OOD check (src/core/ood.ts): per channel the tiles' statistics
+   * (averaged with the same weights) and the source's levels, then the largest padded fraction of a tile.
+   */
+  inputStatistics: Float32Array;
   /** grid.tiles.length rows of class probabilities, row-major. */
   tileProbabilities: Float32Array;
   /** The tiles, in model pixels (after binning). */
@@ -89,20 +96,32 @@ export async function predictImages(images: readonly ModelImage[], model: FieldM
   const tileValues = height * width * channels;
   const probabilityRows: Float32Array[] = [];
   const featureRows: Float32Array[] = [];
+  const statisticRows: Float32Array[] = [];
   for (let start = 0; start < tiles.length; start += batchSize) {
     const batch = tiles.slice(start, start + batchSize);
     const input = new Float32Array(batch.length * tileValues);
-    batch.forEach(({ field, tile }, i) => extractTile(images[field], grids[field], tile, input.subarray(i * tileValues, (i + 1) * tileValues)));
+    batch.forEach(({ field, tile }, i) => {
+      const values = input.subarray(i * tileValues, (i + 1) * tileValues);
+      extractTile(images[field], grids[field], tile, values);
+      statisticRows.push(tileInputStatistics(values, height, width, channels));
+    });
     const output = await runBatch(predictBatch, input, batch.length);
     probabilityRows.push(...rowsOf(output.probabilities, output.probabilities.length / batch.length));
     featureRows.push(...rowsOf(output.features, output.features.length / batch.length));
   }
   let next = 0;
-  return grids.map((grid) => {
+  return grids.map((grid, field) => {
     const probabilities = probabilityRows.slice(next, next + grid.tiles.length);
     const features = featureRows.slice(next, next + grid.tiles.length);
+    const statistics = statisticRows.slice(next, next + grid.tiles.length);
     next += grid.tiles.length;
-    return { probabilities: aggregateTiles(probabilities, grid), features: aggregateTiles(features, grid), tileProbabilities: stack(probabilities), grid };
+    return {
+      probabilities: aggregateTiles(probabilities, grid),
+      features: aggregateTiles(features, grid),
+      inputStatistics: Float32Array.from([...aggregateTiles(statistics, grid), ...sourceStatistics(images[field].sourceRange, channels), paddedFraction(grid)]),
+      tileProbabilities: stack(probabilities),
+      grid,
+    };
   });
 }
 

@@ -1,12 +1,90 @@
 // Out-of-distribution score of a field, from the model itself: the Mahalanobis distance of its penultimate-layer
 // features to the nearest class mean of the training fields, under one covariance shared by all classes (tied).
 //
-// Fit (the trainer, at export): class means of the training fields' features; the pooled within-class covariance,
-// shrunk towards a multiple of the identity by the Ledoit-Wolf weight (features outnumber nothing: 512 features of
-// a few hundred fields give a singular sample covariance, and dead ReLU units give zero variance); its Cholesky
-// factor L; the whitening W = L^-1 and the whitened means W mu_c. A field's score is
+// Fit (the trainer, at export): class means of the training fields' vectors; the pooled within-class covariance of
+// the vectors scaled to unit within-class spread per value (a floor for values that never vary), i.e. the correlation
+// matrix, shrunk towards the identity by the Ledoit-Wolf weight (512 features of a few hundred fields give a singular
+// sample covariance); its Cholesky factor L; the whitening W = L^-1 D^-1 (D: the scales) and the whitened means
+// W mu_c. A field's score is
 //   min over classes c of |W x - W mu_c|^2 / d  (d = feature count; an in-distribution field scores about 1),
 // and the threshold is the smallest score that at least `passFraction` of the held-out fields do not exceed.
+
+/** Statistics per channel of a model input tile that the OOD check reads beside the features (see tileInputStatistics). */
+export const TILE_STATISTICS_PER_CHANNEL = 4;
+/** Statistics per channel of the field before normalisation (see sourceStatistics). */
+export const SOURCE_STATISTICS_PER_CHANNEL = 2;
+/** All input statistics per channel: the tiles', then the source's. */
+export const INPUT_STATISTICS_PER_CHANNEL = TILE_STATISTICS_PER_CHANNEL + SOURCE_STATISTICS_PER_CHANNEL;
+
+/**
+ * How many input statistics a field of `channels` channels has: per channel the tiles' and the source's, then the
+ * largest fraction of a tile that is padding (0 for every training field of one size; a field much smaller than the
+ * model's input is mostly padding, which the mostly dark fluorescence tiles hide from the other statistics).
+ */
+export function inputStatisticsCount(channels: number): number {
+  return channels * INPUT_STATISTICS_PER_CHANNEL + 1;
+}
+
+/**
+ * What the camera recorded, per channel, from the binned plane's 0.1 and 99.9 percentiles (lo, hi): log2(1 + hi) and
+ * log2(1 + hi - lo). Per-image normalisation maps any plane to [0, 1], so an empty field's camera noise and uniform
+ * noise over the full 16-bit range look alike after it; their levels and ranges do not. Missing (no source range): NaN,
+ * which the check scores as unlike.
+ */
+export function sourceStatistics(sourceRange: ArrayLike<number> | undefined, channels: number): Float32Array {
+  const out = new Float32Array(channels * SOURCE_STATISTICS_PER_CHANNEL).fill(NaN);
+  if (!sourceRange || sourceRange.length !== 2 * channels) return out;
+  for (let c = 0; c < channels; c++) {
+    const lo = sourceRange[2 * c];
+    const hi = sourceRange[2 * c + 1];
+    out[2 * c] = Math.log2(1 + Math.max(0, hi));
+    out[2 * c + 1] = Math.log2(1 + Math.max(0, hi - lo));
+  }
+  return out;
+}
+
+/**
+ * What the model's input looks like, per channel of one tile (padding included, as the model sees it): mean, standard
+ * deviation, the fraction of near-black pixels (< 0.05) and the roughness (mean absolute difference of horizontal
+ * neighbours). Penultimate features of a weakly trained model can miss what is plain in the input (uniform noise is
+ * rough everywhere; a missing stain is a black channel; a field much smaller than a tile is mostly padding), so the
+ * check scores these beside the features, whitened together with them.
+ */
+export function tileInputStatistics(tile: Float32Array, height: number, width: number, channels: number): Float32Array {
+  const out = new Float32Array(channels * TILE_STATISTICS_PER_CHANNEL);
+  const n = height * width;
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    let sum2 = 0;
+    let dark = 0;
+    let rough = 0;
+    for (let y = 0; y < height; y++) {
+      const row = y * width;
+      for (let x = 0; x < width; x++) {
+        const v = tile[(row + x) * channels + c];
+        sum += v;
+        sum2 += v * v;
+        if (v < 0.05) dark++;
+        if (x > 0) rough += Math.abs(v - tile[(row + x - 1) * channels + c]);
+      }
+    }
+    const mean = sum / n;
+    const o = c * TILE_STATISTICS_PER_CHANNEL;
+    out[o] = mean;
+    out[o + 1] = Math.sqrt(Math.max(0, sum2 / n - mean * mean));
+    out[o + 2] = dark / n;
+    out[o + 3] = width > 1 ? rough / (height * (width - 1)) : 0;
+  }
+  return out;
+}
+
+/** The vector the OOD check scores: the penultimate-layer features, then the input statistics. */
+export function oodVector(features: ArrayLike<number>, inputStatistics: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(features.length + inputStatistics.length);
+  out.set(Array.from(features));
+  out.set(Array.from(inputStatistics), features.length);
+  return out;
+}
 
 /** The statistics a bundle stores (moa-lens.json's `ood` section describes them; the floats are a file of their own). */
 export interface OodStats {
@@ -49,8 +127,13 @@ export interface LabelledFeatures {
 /** The smallest fraction of held-out in-distribution fields the threshold must pass. */
 export const OOD_PASS_FRACTION = 0.95;
 
-/** Fits the tied-covariance class statistics to the training fields' features. */
-export function fitOod(fields: readonly LabelledFeatures[]): OodFit {
+/**
+ * Fits the tied-covariance class statistics to the training fields' vectors. `blocks` (sizes adding up to the vector
+ * length) are treated as independent: their cross-covariances are set to zero, so one block cannot explain away
+ * another (a weakly trained network's features follow its input's brightness, and uniform noise, bright everywhere,
+ * gets features that "predict" its input statistics under a joint covariance; scored apart, its statistics are far out).
+ */
+export function fitOod(fields: readonly LabelledFeatures[], blocks?: readonly number[]): OodFit {
   if (fields.length < 2) throw new Error(`OOD statistics need at least 2 training fields, got ${fields.length}.`);
   const d = fields[0].features.length;
   if (d === 0) throw new Error('OOD statistics need at least one feature.');
@@ -75,12 +158,19 @@ export function fitOod(fields: readonly LabelledFeatures[]): OodFit {
     return Float64Array.from({ length: d }, (_, j) => f.features[j] - mu[j]);
   });
   const dof = Math.max(1, n - classes.length);
+  // Each value in units of its own within-class spread first (features and input statistics differ in scale by orders
+  // of magnitude; shrinking towards a multiple of the identity would drown the small ones), with a floor for values
+  // that never vary in training (dead ReLU units): then the shrinkage acts on correlations.
+  const scale = withinClassScale(residuals, d, dof);
+  for (const z of residuals) for (let j = 0; j < d; j++) z[j] /= scale[j];
   const covariance = new Float64Array(d * d);
   for (const z of residuals) addOuter(covariance, z, d);
   for (let i = 0; i < covariance.length; i++) covariance[i] /= dof;
+  if (blocks) zeroCrossBlocks(covariance, d, blocks);
   const shrinkage = ledoitWolfWeight(residuals, covariance, d);
   const shrunk = shrinkTowardsIdentity(covariance, d, shrinkage);
   const whitening = invertLower(cholesky(shrunk, d), d);
+  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) whitening[i * d + j] /= scale[j];
   const whitenedMeans = new Float32Array(classes.length * d);
   means.forEach((mu, k) => whitenedMeans.set(multiplyLower(whitening, mu, d), k * d));
   return { stats: { featureSize: d, classes, whitening: Float32Array.from(whitening), means: whitenedMeans }, shrinkage, trainingFields: n };
@@ -157,6 +247,27 @@ export function decodeOodStats(bytes: Uint8Array, featureSize: number, classes: 
 }
 
 // --- linear algebra, float64, row-major ---
+
+/** Per value: its within-class standard deviation, at least SCALE_FLOOR x their root-mean-square. */
+const SCALE_FLOOR = 0.01;
+function withinClassScale(residuals: readonly Float64Array[], d: number, dof: number): Float64Array {
+  const variance = new Float64Array(d);
+  for (const z of residuals) for (let j = 0; j < d; j++) variance[j] += (z[j] * z[j]) / dof;
+  const rms = Math.sqrt(variance.reduce((a, b) => a + b, 0) / d);
+  const floor = rms > 0 ? SCALE_FLOOR * rms : 1;
+  return variance.map((v) => Math.max(Math.sqrt(v), floor));
+}
+
+function zeroCrossBlocks(covariance: Float64Array, d: number, blocks: readonly number[]): void {
+  if (blocks.reduce((a, b) => a + b, 0) !== d || blocks.some((b) => !(Number.isInteger(b) && b > 0))) throw new Error(`the blocks ${blocks.join('+')} do not add up to the ${d} values.`);
+  const blockOf = new Int32Array(d);
+  let start = 0;
+  blocks.forEach((size, k) => {
+    blockOf.fill(k, start, start + size);
+    start += size;
+  });
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) if (blockOf[i] !== blockOf[j]) covariance[i * d + j] = 0;
+}
 
 function addOuter(target: Float64Array, z: Float64Array, d: number): void {
   for (let i = 0; i < d; i++) {

@@ -53,6 +53,11 @@ export interface ModelImage {
   width: number;
   channels: number;
   data: Float32Array;
+  /**
+   * Per channel, the 0.1 and 99.9 percentiles of the binned plane before normalisation (2 values a channel): what the
+   * camera recorded, which per-image normalisation hides (read by the OOD check, src/core/ood.ts).
+   */
+  sourceRange?: Float32Array;
 }
 
 /** Percentiles are estimated from at most this many regularly spaced pixels of a plane. */
@@ -153,8 +158,10 @@ export function preprocessField(planes: readonly PixelPlane[], spec: PreprocessS
   const pixels = size.height * size.width;
   const out = new Float32Array(pixels * c);
   const n = spec.normalisation;
+  const sourceRange = new Float32Array(2 * c);
   planes.forEach((plane, ch) => {
     const binned = binPlane(plane, spec.binning);
+    sourceRange.set(percentiles(binned, [0.1, 99.9]), 2 * ch);
     let offset: number;
     let scale: number;
     let clip = false;
@@ -177,5 +184,5 @@ export function preprocessField(planes: readonly PixelPlane[], spec: PreprocessS
       out[o] = v;
     }
   });
-  return { height: size.height, width: size.width, channels: c, data: out };
+  return { height: size.height, width: size.width, channels: c, data: out, sourceRange };
 }

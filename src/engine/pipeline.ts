@@ -4,7 +4,7 @@ import { argmax, topK } from '../core/aggregate.ts';
 import { displayPlanes } from '../core/display.ts';
 import { FieldError } from '../core/errors.ts';
 import { paddingWarning, pixelSizeWarning } from '../core/field-checks.ts';
-import { checkOod, type OodCheck } from '../core/ood.ts';
+import { checkOod, oodVector, type OodCheck } from '../core/ood.ts';
 import { predictField, type PredictBatch, type TimedFieldPrediction } from '../core/field-pipeline.ts';
 import type { ChannelName } from '../core/labels.ts';
 import { readField, type DecodedField } from './field-reader.ts';
@@ -39,7 +39,7 @@ function success(field: FieldInput, pm: PipelineModel, decoded: DecodedField, pr
     top3: topK(probabilities, 3).map(({ index, probability }) => ({ index, probability, label: metadata.classes[index] })),
     tileProbabilities,
     features,
-    ood: pm.ood ? checkOod(pm.ood, features) : undefined,
+    ood: pm.ood ? checkOod(pm.ood, oodVector(features, prediction.inputStatistics)) : undefined,
     tiles: {
       fieldHeight: grid.fieldHeight,
       fieldWidth: grid.fieldWidth,

@@ -121,7 +121,7 @@ describe('the OOD check and pixel size: an optional section, its statistics a ve
     const model = buildMcnn({ height: 64, width: 128, widthMultiplier: 0.25, seed: 5 });
     let artifacts: tf.io.ModelArtifacts | undefined;
     await model.save({ save: async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
-    const d = 128; // the 512-wide dense layer at width x0.25
+    const d = 128 + 19; // the 512-wide dense layer at width x0.25, then 6 input statistics per channel and the padding
     let seed = 1;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     const fit = fitOod(Array.from({ length: 60 }, (_, i) => ({ features: Float32Array.from({ length: d }, rand), label: i % 4 })));
@@ -139,7 +139,7 @@ describe('the OOD check and pixel size: an optional section, its statistics a ve
         weights: { dtype: 'float32', bytes: model.countParams() * 4 },
         provenance: { trained: false, summary: 'random weights for a test' },
         ood: {
-          method: OOD_METHOD, file: OOD_FILE, featureSize: d, classes: fit.stats.classes, threshold: 1.5, passFraction: 0.95, shrinkage: fit.shrinkage,
+          method: OOD_METHOD, file: OOD_FILE, featureSize: d, inputStatistics: 19, classes: fit.stats.classes, threshold: 1.5, passFraction: 0.95, shrinkage: fit.shrinkage,
           fitOn: { data: 'memory', split: 'test', trainingFields: 60, heldOutFields: 20, heldOutPassed: 19 },
         },
         pixelSize: { micrometres: 0.32, binning: 4, source: 'a test' },
@@ -153,11 +153,11 @@ describe('the OOD check and pixel size: an optional section, its statistics a ve
   it('writes the statistics file with its sha256 and size, and loads them back as the check with its threshold', async () => {
     const { files, fit } = await makeOodBundle();
     const m = metadataOf(files);
-    expect(m.files[OOD_FILE]).toEqual({ sha256: await sha256Hex(files.get(OOD_FILE)!), bytes: 4 * (128 * 128 + 4 * 128) });
+    expect(m.files[OOD_FILE]).toEqual({ sha256: await sha256Hex(files.get(OOD_FILE)!), bytes: 4 * (147 * 147 + 4 * 147) });
     const bundle = await load(files);
     expect(bundle.ood?.threshold).toBe(1.5);
     expect(bundle.ood?.classes).toEqual([0, 1, 2, 3]);
-    const x = Float32Array.from({ length: 128 }, (_, i) => (i % 7) / 7);
+    const x = Float32Array.from({ length: 147 }, (_, i) => (i % 7) / 7);
     expect(oodScore(bundle.ood!, x)).toBeCloseTo(oodScore(fit.stats, x), 4);
     expect(bundle.metadata.pixelSize).toEqual({ micrometres: 0.32, binning: 4, source: 'a test' });
     // A bundle without the section loads without a check.
@@ -179,6 +179,7 @@ describe('the OOD check and pixel size: an optional section, its statistics a ve
     await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, threshold: -1 } }))).rejects.toThrow(/ood.threshold must be a positive number/);
     await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, classes: [0, 1, 2, 13] } }))).rejects.toThrow(/distinct class indices below 13/);
     await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, method: 'knn' } }))).rejects.toThrow(/ood.method must be/);
+    await expect(load(withMetadata(files, { ...m, ood: { ...m.ood, inputStatistics: 9 } }))).rejects.toThrow(/ood.inputStatistics must be 19/);
     await expect(load(withMetadata(files, { ...m, pixelSize: { ...m.pixelSize, binning: 2 } }))).rejects.toThrow(/pixelSize.binning \(2\) must equal preprocessing.binning \(4\)/);
     // Without the section the file is one moa-lens.json lists that nothing uses.
     const { ood: _, ...withoutSection } = m;

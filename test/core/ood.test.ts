@@ -12,6 +12,9 @@ import {
   oodScore,
   oodStatsBytes,
   passRate,
+  oodVector,
+  sourceStatistics,
+  tileInputStatistics,
   type LabelledFeatures,
 } from '../../src/core/ood.ts';
 
@@ -188,5 +191,23 @@ describe('the statistics file', () => {
     const bad = bytes.slice();
     new DataView(bad.buffer).setFloat32(8, NaN, true);
     expect(() => decodeOodStats(bad, 5, stats.classes)).toThrow(/finite/);
+  });
+});
+
+describe('input statistics of a model tile', () => {
+  it('per channel: mean, standard deviation, near-black fraction and horizontal roughness, padding included', () => {
+    // 2x3 tile, 2 channels (HWC): channel 0 = [0 1 0 / 1 0 1], channel 1 all 0.5.
+    const tile = Float32Array.from([0, 0.5, 1, 0.5, 0, 0.5, 1, 0.5, 0, 0.5, 1, 0.5]);
+    const s = tileInputStatistics(tile, 2, 3, 2);
+    expect(Array.from(s.subarray(0, 4))).toEqual([0.5, 0.5, 0.5, 1]);
+    expect(Array.from(s.subarray(4, 8))).toEqual([0.5, 0, 0, 0]);
+    expect(Array.from(oodVector([7, 8], s)).slice(0, 3)).toEqual([7, 8, 0.5]);
+  });
+});
+
+describe('source statistics', () => {
+  it('log2 of the recorded level and range per channel; NaN (scored as unlike) without a source range', () => {
+    expect(Array.from(sourceStatistics(Float32Array.from([0, 255, 0, 65535]), 2))).toEqual([8, 8, 16, 16]);
+    expect(Array.from(sourceStatistics(undefined, 1)).every(Number.isNaN)).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import { preprocessSpecKey, type ModelImage, type PreprocessSpec } from '../../.
 import type { Sample } from './dataset-index.ts';
 
 const MAGIC = 0x43464c4d; // 'MLFC'
-const VERSION = 1;
+const VERSION = 2; // 2: the source range (src/core/preprocess.ts ModelImage.sourceRange) after the pixels
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
@@ -53,10 +53,12 @@ export class FieldCache {
     const stored = bytes.subarray(24, 24 + keyLength).toString('utf8');
     const dataOffset = align4(24 + keyLength);
     const count = height * width * channels;
-    if (stored !== fingerprint || bytes.byteLength !== dataOffset + count * 4) return undefined;
+    if (stored !== fingerprint || bytes.byteLength !== dataOffset + (count + 2 * channels) * 4) return undefined;
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(dataOffset, dataOffset + count * 4));
-    return { height, width, channels, data };
+    const sourceRange = new Float32Array(2 * channels);
+    new Uint8Array(sourceRange.buffer).set(bytes.subarray(dataOffset + count * 4, dataOffset + (count + 2 * channels) * 4));
+    return { height, width, channels, data, sourceRange };
   }
 
   /** Stores an image atomically (write to a temporary name, then rename). */
@@ -64,7 +66,8 @@ export class FieldCache {
     await mkdir(this.dir, { recursive: true });
     const key = Buffer.from(fingerprint, 'utf8');
     const dataOffset = align4(24 + key.length);
-    const out = Buffer.alloc(dataOffset + image.data.byteLength);
+    const range = image.sourceRange ?? new Float32Array(2 * image.channels).fill(NaN);
+    const out = Buffer.alloc(dataOffset + image.data.byteLength + range.byteLength);
     out.writeUInt32LE(MAGIC, 0);
     out.writeUInt32LE(VERSION, 4);
     out.writeUInt32LE(image.height, 8);
@@ -73,6 +76,7 @@ export class FieldCache {
     out.writeUInt32LE(key.length, 20);
     key.copy(out, 24);
     Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).copy(out, dataOffset);
+    Buffer.from(range.buffer, range.byteOffset, range.byteLength).copy(out, dataOffset + image.data.byteLength);
     const target = this.entryPath(sample);
     const temporary = `${target}.${process.pid}.tmp`;
     await writeFile(temporary, out);

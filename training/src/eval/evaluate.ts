@@ -16,10 +16,12 @@ export interface EvaluatedField {
   probabilities: number[];
   /** The field's penultimate-layer features, from the same forward pass as its probabilities. */
   features: Float32Array;
+  /** What its model input tiles look like (src/core/ood.ts tileInputStatistics): the OOD check reads them beside the features. */
+  inputStatistics: Float32Array;
 }
 
 /** A field as reports write it: everything but its features (profiles have their own files). */
-export function reportedField(field: EvaluatedField): Omit<EvaluatedField, 'features'> {
+export function reportedField(field: EvaluatedField): Omit<EvaluatedField, 'features' | 'inputStatistics'> {
   const { sample, id, treatment, label, predicted, probabilities } = field;
   return { sample, id, treatment, label, predicted, probabilities };
 }
@@ -52,8 +54,8 @@ export async function evaluate(model: tfl.LayersModel, samples: readonly Sample[
     const predictions = await predictImages(loaded.map((l) => l.image), fieldModel, predictBatch);
     loaded.forEach(({ index }, k) => {
       const s = samples[index];
-      const { probabilities, features } = predictions[k];
-      fields.push({ sample: index, id: s.id, treatment: treatmentKey(s.compound, s.concentration), label: s.label, predicted: argmax(probabilities), probabilities: Array.from(probabilities), features });
+      const { probabilities, features, inputStatistics } = predictions[k];
+      fields.push({ sample: index, id: s.id, treatment: treatmentKey(s.compound, s.concentration), label: s.label, predicted: argmax(probabilities), probabilities: Array.from(probabilities), features, inputStatistics });
     });
   }
   const treatments = aggregateTreatments(fields);

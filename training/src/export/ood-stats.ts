@@ -1,7 +1,7 @@
 // The bundle's out-of-distribution check and pixel size, computed at export from the run's own split: class statistics
 // of the training fields' features, the threshold from the held-out fields' scores (src/core/ood.ts).
 import { OOD_METHOD, type ModelPixelSize, type OodSection } from '../../../src/core/bundle-format.ts';
-import { chooseThreshold, encodeOodStats, fitOod, OOD_PASS_FRACTION, oodScore, passRate } from '../../../src/core/ood.ts';
+import { chooseThreshold, encodeOodStats, fitOod, OOD_PASS_FRACTION, oodScore, oodVector, passRate } from '../../../src/core/ood.ts';
 import type { EvaluatedField } from '../eval/evaluate.ts';
 import { formatPercent } from '../util/format.ts';
 
@@ -35,15 +35,21 @@ export interface OodExport {
  */
 export function oodForBundle(training: readonly EvaluatedField[], heldOut: readonly EvaluatedField[], fitOn: { data: string; split: string }): OodExport {
   if (heldOut.length === 0) throw new Error(`the split ${fitOn.split} holds out no readable field; the OOD threshold is chosen on held-out fields.`);
-  const fit = fitOod(training);
-  const heldOutScores = heldOut.map((f) => oodScore(fit.stats, f.features));
+  const vector = (f: EvaluatedField) => oodVector(f.features, f.inputStatistics);
+  // Features and input statistics scored as independent blocks (see fitOod).
+  const fit = fitOod(
+    training.map((f) => ({ features: vector(f), label: f.label })),
+    [training[0].features.length, training[0].inputStatistics.length],
+  );
+  const heldOutScores = heldOut.map((f) => oodScore(fit.stats, vector(f)));
   const threshold = chooseThreshold(heldOutScores, OOD_PASS_FRACTION);
   const heldOutPassed = heldOutScores.filter((s) => s <= threshold).length;
-  const trainingPass = passRate(training.map((f) => oodScore(fit.stats, f.features)), threshold);
+  const trainingPass = passRate(training.map((f) => oodScore(fit.stats, vector(f))), threshold);
   const section: OodSection = {
     method: OOD_METHOD,
     file: OOD_FILE,
     featureSize: fit.stats.featureSize,
+    inputStatistics: training[0].inputStatistics.length,
     classes: fit.stats.classes,
     threshold,
     passFraction: OOD_PASS_FRACTION,
@@ -51,7 +57,7 @@ export function oodForBundle(training: readonly EvaluatedField[], heldOut: reado
     fitOn: { data: fitOn.data, split: fitOn.split, trainingFields: training.length, heldOutFields: heldOut.length, heldOutPassed },
   };
   const summary =
-    `OOD check: tied-covariance Mahalanobis over ${fit.stats.featureSize} features, ${fit.stats.classes.length} class means from ${training.length} training fields ` +
+    `OOD check: tied-covariance Mahalanobis over ${training[0].features.length} features and ${training[0].inputStatistics.length} input statistics, ${fit.stats.classes.length} class means from ${training.length} training fields ` +
     `(Ledoit-Wolf shrinkage ${fit.shrinkage.toFixed(3)}); threshold ${threshold.toPrecision(4)} passes ${heldOutPassed} of ${heldOut.length} held-out fields ` +
     `(${formatPercent(heldOutPassed / heldOut.length)}) and ${formatPercent(trainingPass)} of the training fields`;
   return { section, bytes: encodeOodStats(fit.stats), heldOutScores, summary };
