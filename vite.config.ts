@@ -27,6 +27,7 @@ const E2E_TESTS = [
   'test/training/webgpu-kernels.test.ts', // our WebGPU kernels and an M-CNN step on Dawn (SwiftShader here) against cpu (~100 s)
   'test/training/simulate-learnability.test.ts', // the simulator's features on 38 held-out folds (~6 s)
   'test/training/simulate-dataset.test.ts', // the simulator writing a plate of files (~3 s)
+  'test/training/simulate-realism-report.test.ts', // four full-size DMSO fields against the real crop figures, the oracle's 38 folds (~15 s CPU)
   'test/training/data.test.ts', // every test reads a simulated dataset its beforeAll writes (~9 s)
   'test/training/demo-plate.test.ts', // renders the demo plate's wells against the full dataset (~4 s)
   'test/core/tiff-mutation.test.ts', // mutated TIFFs decoded in a forked child (~4 s)

@@ -134,5 +134,8 @@ describe('simulate CLI arguments', () => {
     expect(() => parseSimulateArgs(['--out', 'x', '--bogus', '1'])).toThrow(/Unknown flag --bogus/);
     expect(() => parseSimulateArgs(['--out'])).toThrow(/needs a value/);
     expect(parseSimulateArgs(['--help'])).toBe('help');
+    expect(parseSimulateArgs(['--realism-report'])).toMatchObject({ realismReport: true, reportFields: 24, out: '' });
+    expect(parseSimulateArgs(['--realism-report', '--fields', '6', '--seed', '2'])).toMatchObject({ realismReport: true, reportFields: 6, seed: 2 });
+    expect(() => parseSimulateArgs(['--realism-report', '--fields', '0'])).toThrow(/positive integer/);
   });
 });

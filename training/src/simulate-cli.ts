@@ -6,8 +6,12 @@ import { BBBC021_METADATA_DIR } from './bbbc021-metadata.ts';
 import { readMetadataTables, writeSimulatedDataset } from './simulate/dataset-writer.ts';
 import { renderClassExamples, writeMultiChannelExamples } from './simulate/class-examples.ts';
 import { ConfigError, EXIT, exitCodesHelp, runCli } from './util/cli.ts';
+import { formatRealismTable } from './simulate/crop-statistics.ts';
+import { REAL_DMSO_CROP_FIGURES, runRealismReport } from './simulate/realism-report.ts';
+import { SIMULATOR_VERSION } from './simulate/render-field.ts';
 
 const USAGE = `Usage: npm run simulate -- --out <dir> [options]
+       npm run simulate -- --realism-report [--fields <N>] [--seed <S>] [--metadata <dir>]
 
   --out <dir>                  output root (CSVs at the top, TIFFs under Week<N>/Week<N>_<plate>/)
   --size <H>x<W>               field size (default 1024x1280)
@@ -20,13 +24,20 @@ const USAGE = `Usage: npm run simulate -- --out <dir> [options]
   --compression <none|deflate> TIFF compression (default none, as BBBC021)
   --metadata <dir>             folder of the real CSVs (default training/data/bbbc021)
   --multichannel <planar|pages> also write one 3-channel TIFF per class under <out>/multichannel/
+  --realism-report             write nothing: render DMSO fields, cut 68x68 crops around the cells and compare
+                               their statistics with real BBBC021 DMSO crops (training/data/real-stats/)
+  --fields <N>                 DMSO fields the realism report renders (default 24, spread over plates)
   --verbose                    on failure, print the stack trace too
   --help                       this text
 
 ${exitCodesHelp([EXIT.usage, EXIT.data])}`;
 
 export interface SimulateCliOptions {
+  /** Output root; empty for the realism report, which writes nothing. */
   out: string;
+  realismReport: boolean;
+  /** DMSO fields of the realism report. */
+  reportFields: number;
   height: number;
   width: number;
   plates?: string[];
@@ -42,7 +53,7 @@ export interface SimulateCliOptions {
 
 /** Parses CLI arguments; throws an Error whose message names the bad flag. */
 export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
-  const opts: Partial<SimulateCliOptions> & { labelledOnly: boolean } = { labelledOnly: false };
+  const opts: Partial<SimulateCliOptions> & { labelledOnly: boolean; realismReport: boolean } = { labelledOnly: false, realismReport: false };
   const positiveInt = (flag: string, v: string) => {
     if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${flag} needs a positive integer, got "${v}"`);
     return Number(v);
@@ -52,6 +63,10 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
     if (flag === '--help' || flag === '-h') return 'help';
     if (flag === '--labelled-only') {
       opts.labelledOnly = true;
+      continue;
+    }
+    if (flag === '--realism-report') {
+      opts.realismReport = true;
       continue;
     }
     const value = argv[i + 1];
@@ -70,6 +85,7 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
       case '--plates': opts.plates = [...(opts.plates ?? []), ...value.split(',').map((p) => p.trim()).filter(Boolean)]; break;
       case '--fields-per-treatment': opts.fieldsPerTreatment = positiveInt(flag, value); break;
       case '--dmso-fields': opts.dmsoFields = positiveInt(flag, value); break;
+      case '--fields': opts.reportFields = positiveInt(flag, value); break;
       case '--compounds-per-class': opts.compoundsPerClass = positiveInt(flag, value); break;
       case '--seed':
         if (!/^-?\d+$/.test(value)) throw new Error(`--seed needs an integer, got "${value}"`);
@@ -87,9 +103,11 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
       default: throw new Error(`Unknown flag ${flag}`);
     }
   }
-  if (!opts.out) throw new Error('--out <dir> is required');
+  if (!opts.out && !opts.realismReport) throw new Error('--out <dir> is required');
   return {
-    out: opts.out,
+    out: opts.out ?? '',
+    realismReport: opts.realismReport,
+    reportFields: opts.reportFields ?? 24,
     height: opts.height ?? 1024,
     width: opts.width ?? 1280,
     plates: opts.plates,
@@ -113,6 +131,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (opts === 'help') {
     console.log(USAGE);
+    return;
+  }
+  if (opts.realismReport) {
+    const report = await runRealismReport({ metadataDir: opts.metadata, fields: opts.reportFields, seed: opts.seed });
+    console.log(`Simulator version ${SIMULATOR_VERSION}: ${report.fields} DMSO fields of ${report.plates} plates at 1024x1280 (seed ${opts.seed}, ${report.cells} cells, ${report.stats.crops} crops of 68x68 inside the fields; rendering ${report.renderSeconds.toFixed(1)} s) against real BBBC021 DMSO crops (${REAL_DMSO_CROP_FIGURES}):\n`);
+    console.log(formatRealismTable(report.rows));
     return;
   }
   const started = performance.now();
@@ -139,7 +163,7 @@ async function main(argv: string[]): Promise<void> {
   });
   process.stderr.write('\n');
   const seconds = (performance.now() - started) / 1000;
-  console.log(`Wrote ${summary.fields} fields (${summary.files} TIFFs, ${summary.treatments} treatments, ${summary.plates.length} plates, ${(summary.bytesWritten / 1e6).toFixed(1)} MB) to ${summary.outDir} in ${seconds.toFixed(1)} s`);
+  console.log(`Simulator version ${SIMULATOR_VERSION}. Wrote ${summary.fields} fields (${summary.files} TIFFs, ${summary.treatments} treatments, ${summary.plates.length} plates, ${(summary.bytesWritten / 1e6).toFixed(1)} MB) to ${summary.outDir} in ${seconds.toFixed(1)} s`);
   console.log(Object.entries(summary.fieldsPerClass).map(([k, v]) => `  ${k}: ${v}`).join('\n'));
   if (opts.multichannel) {
     const tables = await readMetadataTables(opts.metadata);

@@ -164,3 +164,52 @@ export function binDown(plane: Float32Array, width: number, height: number, fact
   for (let i = 0; i < out.length; i++) out[i] *= norm;
   return out;
 }
+
+/**
+ * Adds `amount` times a wide Gaussian blur (sigma in pixels) of the plane to itself: out-of-focus glow around
+ * cells. The blur runs on a grid `step` times coarser and is interpolated back bilinearly, so it costs little.
+ */
+export function addGlow(plane: Float32Array, width: number, height: number, sigma: number, amount: number): void {
+  if (!(amount > 0) || !(sigma > 0)) return;
+  const step = Math.max(1, Math.floor(sigma / 3));
+  const gw = Math.ceil(width / step);
+  const gh = Math.ceil(height / step);
+  const grid = new Float32Array(gw * gh);
+  const counts = new Float32Array(gw * gh);
+  const cellOf = new Int32Array(width);
+  for (let x = 0; x < width; x++) cellOf[x] = Math.floor(x / step);
+  for (let y = 0; y < height; y++) {
+    const g = Math.floor(y / step) * gw;
+    const row = y * width;
+    for (let x = 0; x < width; x++) grid[g + cellOf[x]] += plane[row + x];
+  }
+  for (let y = 0; y < height; y++) {
+    const g = Math.floor(y / step) * gw;
+    for (let x = 0; x < width; x++) counts[g + cellOf[x]]++;
+  }
+  for (let k = 0; k < grid.length; k++) grid[k] = (amount * grid[k]) / counts[k];
+  gaussianBlur(grid, gw, gh, sigma / step);
+  // Bilinear weights per column (grid cell centres sit at (k + 0.5) * step - 0.5 in pixel coordinates).
+  const left = new Int32Array(width);
+  const right = new Int32Array(width);
+  const weight = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const gx = Math.min(gw - 1, Math.max(0, (x + 0.5) / step - 0.5));
+    left[x] = Math.floor(gx);
+    right[x] = Math.min(gw - 1, left[x] + 1);
+    weight[x] = gx - left[x];
+  }
+  const line = new Float32Array(gw);
+  for (let y = 0; y < height; y++) {
+    const gy = Math.min(gh - 1, Math.max(0, (y + 0.5) / step - 0.5));
+    const y0 = Math.floor(gy);
+    const y1 = Math.min(gh - 1, y0 + 1);
+    const ty = gy - y0;
+    for (let k = 0; k < gw; k++) line[k] = grid[y0 * gw + k] + (grid[y1 * gw + k] - grid[y0 * gw + k]) * ty;
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const a = line[left[x]];
+      plane[row + x] += a + (line[right[x]] - a) * weight[x];
+    }
+  }
+}

@@ -56,6 +56,8 @@ export interface Cell {
   vacuoles: { dx: number; dy: number; radius: number }[];
   /** Per-cell multiplier on cytoplasm brightness. */
   brightness: number;
+  /** Per-cell multiplier on actin alone (cells differ in F-actin content independently of tubulin). */
+  actinContent: number;
   noiseOffset: number;
 }
 
@@ -124,6 +126,7 @@ export function sampleCell(p: Phenotype, x: number, y: number, rng: Rng): Cell {
     ruffleAngle: rng.uniform(0, 2 * Math.PI),
     vacuoles: [],
     brightness: p.cytoplasmContent * rng.logNormal(0.2),
+    actinContent: rng.logNormal(0.3),
     noiseOffset: rng.uniform(0, 128),
   };
   cell.fibreAngle = cell.angle + rng.gaussian(0, 0.25);

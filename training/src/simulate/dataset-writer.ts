@@ -130,7 +130,7 @@ export function selectImageRows(tables: MetadataTables, selection: RowSelection)
 }
 
 /** Up to `n` items spread evenly over the list (so a treatment's fields come from different wells and plates). */
-function spreadPick<T>(items: T[], n: number): T[] {
+export function spreadPick<T>(items: T[], n: number): T[] {
   if (n >= items.length) return items.slice();
   const out: T[] = [];
   for (let k = 0; k < n; k++) out.push(items[Math.floor(((k + 0.5) * items.length) / n)]);

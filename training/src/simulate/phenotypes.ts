@@ -24,7 +24,7 @@
 // axes, and toxicity that lowers cell density and raises apoptosis. Effects follow a Hill curve in
 // concentration, so the lowest doses of a compound can look like DMSO, as in the real screen.
 
-import type { MoaClass } from '../../../src/core/labels.ts';
+import { DMSO, MOA_CLASSES, type MoaClass } from '../../../src/core/labels.ts';
 import { deriveSeed, Rng } from '../util/prng.ts';
 
 /** Field-level mean morphology; individual cells are drawn around these means. Lengths are full-resolution pixels. */
@@ -108,7 +108,7 @@ export const DMSO_PHENOTYPE: Readonly<Phenotype> = {
 };
 
 /** Lower and upper bounds every parameter is clamped to after effects are combined. */
-const BOUNDS: Record<PhenotypeKey, [number, number]> = {
+export const PHENOTYPE_BOUNDS: Record<PhenotypeKey, [number, number]> = {
   density: [15, 260],
   clustering: [0, 1],
   cellRadius: [16, 70],
@@ -211,7 +211,14 @@ export interface CompoundSignature {
   sideEffects: Partial<Record<PhenotypeKey, number>>;
   /** Fraction of cells lost at full effect. */
   toxicity: number;
+  /** Another class whose effect the compound also has, and the share of it (0 without). */
+  offTarget: MoaClass | null;
+  offTargetShare: number;
 }
+
+/** Probability that a compound expresses each feature of its class, and the largest share of an off-target class. */
+const FEATURE_EXPRESSED = 0.8;
+const OFF_TARGET_MAX_SHARE = 0.35;
 
 /**
  * Builds a compound's signature from its name. `concentrations` are the doses the screen used for it;
@@ -224,17 +231,30 @@ export function compoundSignature(compound: string, moa: MoaClass | null, concen
   const hi = positive[positive.length - 1] ?? 1;
   // EC50 log-uniform between the lowest dose and the geometric middle-to-top of the series.
   const logEc50 = Math.log(lo) + rng.uniform(0.1, 0.6) * (Math.log(hi) - Math.log(lo) + Math.log(3));
+  // The compound's own mixture of its class's features: each is expressed (weight 0.4-1.3) with probability
+  // FEATURE_EXPRESSED, else barely (0-0.15); at least two are expressed.
   const emphasis: Partial<Record<PhenotypeKey, number>> = {};
-  if (moa) for (const key of Object.keys(CLASS_EFFECTS[moa]) as PhenotypeKey[]) emphasis[key] = rng.uniform(0.6, 1.2);
+  if (moa) {
+    const keys = Object.keys(CLASS_EFFECTS[moa]) as PhenotypeKey[];
+    const expressed = keys.map(() => rng.chance(FEATURE_EXPRESSED));
+    for (let k = 0; expressed.filter(Boolean).length < Math.min(2, keys.length); k++) expressed[rng.int(keys.length)] = true;
+    keys.forEach((key, k) => (emphasis[key] = expressed[k] ? rng.uniform(0.4, 1.3) : rng.uniform(0, 0.15)));
+  }
   const sideEffects: Partial<Record<PhenotypeKey, number>> = {};
-  const sideCount = moa === 'DMSO' ? 0 : 2 + rng.int(3);
+  const sideCount = moa === 'DMSO' ? 0 : 2 + rng.int(4);
   for (let i = 0; i < sideCount; i++) {
     const key = SIDE_EFFECT_KEYS[rng.int(SIDE_EFFECT_KEYS.length)];
-    sideEffects[key] = (sideEffects[key] ?? 0) + rng.gaussian(0, moa ? 0.1 : 0.08);
+    sideEffects[key] = (sideEffects[key] ?? 0) + rng.gaussian(0, moa ? 0.12 : 0.08);
   }
+  // Off-target activity: a share of another class's effect (a kinase inhibitor that also hits tubulin, ...).
+  const others = MOA_CLASSES.filter((c) => c !== DMSO && c !== moa);
+  const offTarget = moa && moa !== DMSO ? others[rng.int(others.length)] : null;
+  const offTargetShare = offTarget ? rng.uniform(0.1, OFF_TARGET_MAX_SHARE) : 0;
   return {
     compound,
     moa,
+    offTarget,
+    offTargetShare,
     maxEffect: moa === 'DMSO' ? 0 : moa ? rng.uniform(0.7, 1.15) : rng.uniform(0.1, 0.5),
     ec50: Math.exp(logEc50),
     hill: rng.uniform(0.9, 2.2),
@@ -261,8 +281,14 @@ export function treatmentPhenotype(signature: CompoundSignature, concentration: 
       out[key] += delta * effect * (signature.emphasis[key] ?? 1);
     }
   }
+  if (signature.offTarget) {
+    const target = CLASS_EFFECTS[signature.offTarget];
+    for (const key of Object.keys(target) as PhenotypeKey[]) {
+      out[key] += ((target[key] as number) - DMSO_PHENOTYPE[key]) * effect * signature.offTargetShare;
+    }
+  }
   for (const key of Object.keys(signature.sideEffects) as PhenotypeKey[]) {
-    const [lo, hi] = BOUNDS[key];
+    const [lo, hi] = PHENOTYPE_BOUNDS[key];
     out[key] += (signature.sideEffects[key] as number) * (hi - lo) * effect;
   }
   out.density *= 1 - signature.toxicity * effect;
@@ -273,8 +299,8 @@ export function treatmentPhenotype(signature: CompoundSignature, concentration: 
 /** Clamps every parameter into its plausible range. */
 export function clampPhenotype(p: Phenotype): Phenotype {
   const out = { ...p };
-  for (const key of Object.keys(BOUNDS) as PhenotypeKey[]) {
-    const [lo, hi] = BOUNDS[key];
+  for (const key of Object.keys(PHENOTYPE_BOUNDS) as PhenotypeKey[]) {
+    const [lo, hi] = PHENOTYPE_BOUNDS[key];
     out[key] = Math.min(hi, Math.max(lo, out[key]));
   }
   return out;

@@ -1,10 +1,17 @@
 // Renders one field of MCF-7-like cells into three 16-bit planes (DNA, Tubulin, Actin) with optics and camera noise.
 
-import { binDown, gaussianBlur } from './blur.ts';
+import { addGlow, binDown, gaussianBlur } from './blur.ts';
 import { placeCells, sampleCell, type Blob, type Cell } from './cells.ts';
 import { NoiseTexture } from './noise-texture.ts';
 import type { Phenotype } from './phenotypes.ts';
 import { deriveSeed, Rng } from '../util/prng.ts';
+
+/**
+ * Version of the simulator's output: a dataset written by another version has other pixels for the same seed.
+ * 1: textbook camera and cells. 2: calibrated against real BBBC021 DMSO crops (docs/simulator.md), compounds
+ * with their own mixture of class features and off-target effects.
+ */
+export const SIMULATOR_VERSION = 2;
 
 /** Full BBBC021 field size; phenotype lengths are in pixels of this size. */
 export const FULL_HEIGHT = 1024;
@@ -28,14 +35,38 @@ export interface RenderedField {
   planes: [Uint16Array, Uint16Array, Uint16Array];
   /** Number of cells drawn (for tests and docs). */
   cellCount: number;
+  /** Each cell's centre in output pixels: its (first) nucleus, or the cell centre for mitotic and apoptotic cells. */
+  cellCentres: { x: number; y: number }[];
 }
 
-/** Camera units per unit of relative stain intensity, autofluorescence background, per channel. */
-const CHANNEL_GAIN = [2600, 1400, 1700];
-const AUTOFLUORESCENCE = [110, 230, 170];
-const CAMERA_OFFSET = 100;
-const DN_PER_ELECTRON = 1.6;
-const READ_NOISE = 4;
+/**
+ * Field pixels per phenotype length unit. Phenotype lengths (cell and nucleus radii, blob sizes) were written for a
+ * coarser grid; v2 calibrates them against real BBBC021 crops (nucleus equivalent radius ~17 px, docs/simulator.md).
+ */
+export const LENGTH_UNIT_PX = 1.36;
+
+/**
+ * The camera, per channel (DNA, Tubulin, Actin), calibrated against real BBBC021 DMSO crops
+ * (training/data/real-stats/BBBC021-DMSO-crops.json): 16-bit units per unit of relative stain, background light
+ * (autofluorescence and out-of-focus glow), camera offset; a 12-bit camera whose values are stored shifted into
+ * 16 bits (multiples of 16).
+ */
+const CHANNEL_GAIN = [4600, 4700, 1850];
+const AUTOFLUORESCENCE = [120, 70, 200];
+const CAMERA_OFFSET = [600, 600, 560];
+/** Out-of-focus glow: a share of each channel's light spread with a wide Gaussian (sigma in full-field pixels). */
+const GLOW = [0, 0.7, 0];
+const GLOW_SIGMA = 30;
+/** Log-normal sigma of the plate-to-plate spread of gains, background light and offsets. */
+const GAIN_PLATE_SPREAD = 0.15;
+const BACKGROUND_PLATE_SPREAD = 0.2;
+const OFFSET_PLATE_SPREAD = 0.03;
+/** 16-bit units per photo-electron (shot noise) and the read noise in 16-bit units. */
+const DN_PER_ELECTRON = 6;
+const READ_NOISE = 24;
+/** A 12-bit value v is stored as 16 v. */
+const ADC_STEP = 16;
+const ADC_MAX = 4095;
 
 /** Renders a field of the given phenotype. Deterministic in (phenotype, options). */
 export function renderField(phenotype: Phenotype, options: FieldRenderOptions): RenderedField {
@@ -50,11 +81,16 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
   const supersample = scale < 0.25 ? Math.min(4, Math.ceil(0.25 / scale)) : 1;
   const rh = height * supersample;
   const rw = width * supersample;
-  const rs = scale * supersample;
+  // Output pixels per phenotype length unit, and render pixels per unit.
+  const unit = scale * LENGTH_UNIT_PX;
+  const rs = unit * supersample;
 
-  const fullH = height / scale;
-  const fullW = width / scale;
-  const density = phenotype.density * rng.logNormal(0.22) * ((fullH * fullW) / (FULL_HEIGHT * FULL_WIDTH));
+  // The field in phenotype units. A smaller output is the whole field drawn smaller, so it holds as many cells
+  // (phenotype.density per 1024x1280 field, times CROWDING), spread per plate and per field.
+  const fullH = height / unit;
+  const fullW = width / unit;
+  const fieldShare = (height / scale) * (width / scale) / (FULL_HEIGHT * FULL_WIDTH);
+  const density = CROWDING * phenotype.density * plate.logNormal(0.15) * rng.logNormal(0.25) * fieldShare;
   const positions = placeCells(phenotype, rng.poisson(density), fullW, fullH, rng);
   const cells = positions.map(({ x, y }) => sampleCell(phenotype, x, y, rng));
 
@@ -68,18 +104,23 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
   // Optics: a point-spread function plus, in some fields, defocus.
   const outOfFocus = rng.chance(0.08);
   const defocus = outOfFocus && options.focus !== 'sharp' ? rng.uniform(2, 4.5) : rng.uniform(0, 0.8);
-  const sigma = Math.hypot(0.9, defocus) * rs;
-  const planes = [dna, tubulin, actin].map((plane) => {
+  // The point-spread function is the microscope's, in field pixels (not in phenotype length units).
+  const sigma = Math.hypot(0.9, defocus) * scale * supersample;
+  const planes = [dna, tubulin, actin].map((plane, c) => {
     gaussianBlur(plane, rw, rh, sigma);
-    return binDown(plane, rw, rh, supersample);
+    const binned = binDown(plane, rw, rh, supersample);
+    addGlow(binned, width, height, GLOW_SIGMA * scale, GLOW[c]);
+    return binned;
   });
 
   // Plate-level batch effects and the camera.
-  const gains = CHANNEL_GAIN.map((g) => g * plate.logNormal(0.1) * rng.logNormal(0.04));
+  const gains = CHANNEL_GAIN.map((g) => g * plate.logNormal(GAIN_PLATE_SPREAD) * rng.logNormal(0.04));
+  const backgrounds = AUTOFLUORESCENCE.map((b) => b * plate.logNormal(BACKGROUND_PLATE_SPREAD));
+  const offsets = CAMERA_OFFSET.map((o) => o * plate.logNormal(OFFSET_PLATE_SPREAD));
   const illumCx = plate.uniform(0.3, 0.7) * width;
   const illumCy = plate.uniform(0.3, 0.7) * height;
-  const vignette = plate.uniform(0.15, 0.35);
-  const gradient = plate.uniform(-0.12, 0.12);
+  const vignette = plate.uniform(0.1, 0.3);
+  const gradient = plate.uniform(-0.1, 0.1);
   const radius2 = (width * width + height * height) / 4;
   const columnFalloff = new Float32Array(width);
   const columnGradient = new Float32Array(width);
@@ -94,7 +135,8 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
     const src = planes[c];
     const dst = out[c];
     const gain = gains[c];
-    const background = AUTOFLUORESCENCE[c] * plate.logNormal(0.1);
+    const background = backgrounds[c];
+    const offset = offsets[c];
     for (let y = 0; y < height; y++) {
       const rowFalloff = (vignette * (y - illumCy) ** 2) / radius2;
       const row = y * width;
@@ -107,12 +149,18 @@ export function renderField(phenotype: Phenotype, options: FieldRenderOptions): 
         state ^= state << 5;
         const shot = normals[state & NORMAL_MASK];
         const read = normals[(state >>> 16) & NORMAL_MASK];
-        const value = CAMERA_OFFSET + signal + Math.sqrt(signal * DN_PER_ELECTRON) * shot + READ_NOISE * read;
-        dst[row + x] = value <= 0 ? 0 : value >= 65535 ? 65535 : (value + 0.5) | 0;
+        const value = offset + signal + Math.sqrt(signal * DN_PER_ELECTRON) * shot + READ_NOISE * read;
+        // 12-bit conversion, stored shifted into 16 bits.
+        const level = (value / ADC_STEP + 0.5) | 0;
+        dst[row + x] = (level <= 0 ? 0 : level >= ADC_MAX ? ADC_MAX : level) * ADC_STEP;
       }
     }
   }
-  return { height, width, planes: out, cellCount: cells.length };
+  const cellCentres = cells.map((cell) => {
+    const nucleus = cell.nuclei[0];
+    return { x: (cell.x + (nucleus?.dx ?? 0)) * unit, y: (cell.y + (nucleus?.dy ?? 0)) * unit };
+  });
+  return { height, width, planes: out, cellCount: cells.length, cellCentres };
 }
 
 const NORMAL_BITS = 16;
@@ -141,6 +189,23 @@ interface Canvas {
 }
 
 
+/** Calibrated against real crops: DAPI in the cytoplasm, actin in the cell body, tubulin left over the nucleus. */
+const CYTOPLASM_DNA = 0.035;
+const CYTOPLASM_ACTIN = 0.3;
+const PERINUCLEAR_ACTIN = 0.7;
+const CORTICAL_ACTIN = 0.4;
+/** Condensed chromatin (mitotic chromosomes, apoptotic bodies) relative to the class tables' blob amplitudes. */
+const CONDENSED_DNA = 0.4;
+const NUCLEAR_TUBULIN_EXCLUSION = 0.85;
+/**
+ * Microtubules drawn per cell (a share of the cell's filaments: at BBBC021's resolution single microtubules are not
+ * resolved, so fewer, brighter lines give the same picture at lower cost) and their brightness per unit length.
+ */
+const MICROTUBULE_SHARE = 0.6;
+const MICROTUBULE_INTENSITY = 0.18 / MICROTUBULE_SHARE;
+/** Cells per field per unit of phenotype density: real DMSO crops are crowded by neighbours. */
+const CROWDING = 2;
+
 function drawCell(cell: Cell, p: Phenotype, canvas: Canvas, rng: Rng): void {
   const { width, height, rs, noise } = canvas;
   const shape = cellShape(cell, rs);
@@ -161,24 +226,51 @@ function drawCell(cell: Cell, p: Phenotype, canvas: Canvas, rng: Rng): void {
   const ruffleS = Math.sin(cell.ruffleAngle);
   const mottleScale = 1 / Math.max(0.5, 7 * rs);
   const brightness = cell.brightness;
+  const actinBrightness = p.cytoplasmContent * cell.actinContent;
   const diffuseTubulin = cell.kind === 'mitotic' ? (cell.spindle === 'spindleless' ? 1.5 : 0.8) : p.tubulinDiffuse;
   const cortical = cell.kind === 'mitotic' ? 1.4 * p.corticalActin : p.corticalActin;
   const ruffles = interphase ? p.actinRuffles : 0;
   const vacuoles = cell.vacuoles.map((v) => ({ x: cx + v.dx * rs, y: cy + v.dy * rs, r2: (v.radius * rs) ** 2 }));
+  // Tubulin is partly excluded above and below the (first) nucleus.
+  const firstNucleus = cell.nuclei[0];
+  const nucleusX = firstNucleus ? cx + firstNucleus.dx * rs : 0;
+  const nucleusY = firstNucleus ? cy + firstNucleus.dy * rs : 0;
+  const nucleusInv2 = firstNucleus ? 1 / (firstNucleus.radius * rs) ** 2 : 0;
+
+  // Beyond rnMax the cortex and ruffles have faded below 0.3% (mask and thickness are 0 past rn ~1.02), and no
+  // point beyond qMax of the ellipse is inside rnMax of the outline: each row is drawn only over that span.
+  const rnMax = Math.min(1.25, Math.max(1 + (2.2 * cortexWidth) / meanRadius, ruffles > 0.02 ? 1.15 : 0));
+  const qMax = Math.min(1.6, rnMax * (1 + harmonicSum));
+  const invA2 = 1 / (semiMajor * semiMajor);
+  const invB2 = 1 / (semiMinor * semiMinor);
+  const quadA = ca * ca * invA2 + sa * sa * invB2;
+  const quadC = sa * sa * invA2 + ca * ca * invB2;
+  const quadB = 2 * ca * sa * (invA2 - invB2);
 
   for (let py = y0; py <= y1; py++) {
     const row = py * width;
     const dy = py + 0.5 - cy;
-    for (let px = x0; px <= x1; px++) {
-      const dx = px + 0.5 - cx;
-      const u = (dx * ca + dy * sa) / semiMajor;
-      const v = (-dx * sa + dy * ca) / semiMinor;
+    // Solve quadA dx^2 + quadB dy dx + quadC dy^2 <= qMax^2 for the row's span.
+    const b = quadB * dy;
+    const disc = b * b - 4 * quadA * (quadC * dy * dy - qMax * qMax);
+    if (disc < 0) continue;
+    const root = Math.sqrt(disc);
+    const spanStart = Math.max(x0, Math.ceil(cx - 0.5 + (-b - root) / (2 * quadA)));
+    const spanEnd = Math.min(x1, Math.floor(cx - 0.5 + (-b + root) / (2 * quadA)));
+    // u and v (ellipse coordinates) change by a constant per pixel along the row.
+    const dx0 = spanStart + 0.5 - cx;
+    const uStep = ca / semiMajor;
+    const vStep = -sa / semiMinor;
+    let u = (dx0 * ca + dy * sa) / semiMajor - uStep;
+    let v = (-dx0 * sa + dy * ca) / semiMinor - vStep;
+    for (let px = spanStart; px <= spanEnd; px++) {
+      u += uStep;
+      v += vStep;
       const q = Math.sqrt(u * u + v * v) + 1e-9;
-      if (q > 1.6) continue;
       const c1 = u / q;
       const s1 = v / q;
       const rn = q / outline(c1, s1, hc, hs);
-      if (rn > 1.25) continue;
+      if (rn > rnMax) continue;
       const edgeDistance = (1 - rn) * meanRadius;
       const mask = clamp01(edgeDistance / edgeWidth + 0.5);
       const cortexArg = edgeDistance / cortexWidth - 0.4;
@@ -191,8 +283,12 @@ function drawCell(cell: Cell, p: Phenotype, canvas: Canvas, rng: Rng): void {
         if (vx * vx + vy * vy < vac.r2) vacuole = 0.25;
       }
       const mottle = noise.sample(px * mottleScale + cell.noiseOffset, py * mottleScale);
-      const tub = 0.45 * diffuseTubulin * thickness * (0.7 + 0.6 * mottle);
-      let act = 0.2 * thickness + 0.75 * cortical * cortex * (0.6 + 0.8 * mottle);
+      const nx = px + 0.5 - nucleusX;
+      const ny = py + 0.5 - nucleusY;
+      const overNucleus = Math.max(0, 1 - (nx * nx + ny * ny) * nucleusInv2);
+      const tub = 0.45 * diffuseTubulin * thickness * (0.7 + 0.6 * mottle) * (1 - NUCLEAR_TUBULIN_EXCLUSION * overNucleus);
+      const actinMottle = noise.sample(py * mottleScale + 41, px * mottleScale + cell.noiseOffset);
+      let act = (CYTOPLASM_ACTIN * mask + PERINUCLEAR_ACTIN * overNucleus + CORTICAL_ACTIN * cortical * cortex) * (0.7 + 0.6 * actinMottle);
       if (ruffles > 0.02) {
         const facing = Math.max(0, c1 * ruffleC + s1 * ruffleS);
         const band = (rn - 0.93) / 0.09;
@@ -200,7 +296,8 @@ function drawCell(cell: Cell, p: Phenotype, canvas: Canvas, rng: Rng): void {
       }
       const i = row + px;
       canvas.tubulin[i] += tub * brightness * vacuole;
-      canvas.actin[i] += act * brightness * (vacuole < 1 ? 0.5 : 1);
+      canvas.actin[i] += act * actinBrightness * (vacuole < 1 ? 0.5 : 1);
+      canvas.dna[i] += CYTOPLASM_DNA * mask;
     }
   }
 
@@ -295,11 +392,12 @@ function drawMicrotubules(cell: Cell, p: Phenotype, shape: CellShape, canvas: Ca
   const startX = shape.cx + cell.mtocDx * rs;
   const startY = shape.cy + cell.mtocDy * rs;
   const bundled = p.tubulinBundling;
-  const perLength = (p.tubulinFilaments * 0.32 * (1 + 1.5 * bundled) * cell.brightness * step) * rs;
+  const perLength = (p.tubulinFilaments * MICROTUBULE_INTENSITY * (1 + 1.5 * bundled) * cell.brightness * step) * rs;
   const maxSteps = Math.ceil((shape.semiMajor * 1.6 * (1 + 2 * bundled)) / step);
   const curvature = (0.06 + 0.05 * bundled) / Math.sqrt(Math.max(rs, 0.1));
-  for (let f = 0; f < cell.filamentCount; f++) {
-    let angle = (2 * Math.PI * (f + rng.next())) / cell.filamentCount;
+  const filaments = Math.max(1, Math.round(cell.filamentCount * MICROTUBULE_SHARE));
+  for (let f = 0; f < filaments; f++) {
+    let angle = (2 * Math.PI * (f + rng.next())) / filaments;
     let x = startX + rng.gaussian(0, 1.5 * rs);
     let y = startY + rng.gaussian(0, 1.5 * rs);
     const intensity = perLength * rng.uniform(0.5, 1.5);
@@ -403,7 +501,7 @@ function stampBlobs(plane: Float32Array, cell: Cell, blobs: Blob[], canvas: Canv
   for (const blob of blobs) {
     const sigma = blob.sigma * rs;
     const drawSigma = Math.max(0.55, sigma);
-    const amplitude = blob.amplitude * (sigma * sigma) / (drawSigma * drawSigma) * cell.brightness ** (plane === canvas.dna ? 0 : 1);
+    const amplitude = blob.amplitude * (sigma * sigma) / (drawSigma * drawSigma) * (plane === canvas.dna ? CONDENSED_DNA : cell.brightness);
     const bx = (cell.x + blob.dx) * rs;
     const by = (cell.y + blob.dy) * rs;
     const reach = Math.ceil(3 * drawSigma);
