@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adaptation, adaptationProblem, annotationsCsv, classesOf, combinedAnnotations, fitHead, labelledFields, parseAnnotations, runCompounds } from '../../src/app/state/adapt.ts';
+import { adaptation, adaptationProblem, annotationsCsv, classesOf, combinedAnnotations, fitHead, labelledFields, parseAnnotations, runCompounds, singleCompoundClasses } from '../../src/app/state/adapt.ts';
 import type { FieldRow } from '../../src/app/state/results.ts';
 import { argmax } from '../../src/core/aggregate.ts';
 import { headProbabilities } from '../../src/core/logistic-head.ts';
@@ -54,6 +54,7 @@ describe('adapt to this plate', () => {
     const fitted = fitHead(labelled);
     expect(fitted.classes).toEqual(['Actin disruptors', 'DMSO', 'my own class']);
     expect(fitted.validation.compounds).toBe(7);
+    expect(singleCompoundClasses(labelled)).toEqual(['DMSO']);
     expect(fitted.validation.treatments.correct).toBeGreaterThanOrEqual(6); // DMSO, alone in its class, cannot be left out and found
     for (const e of labelled.examples) expect(argmax(headProbabilities(fitted.head, e.features))).toBe(e.label);
     const a = await adaptation(fitted, annotations, 'marked in the app', 'mcnn-sim-v1', new Date('2026-11-28T12:34:56Z'));

@@ -22,15 +22,11 @@ async function readAll(outputs: tf.Tensor | tf.Tensor[]): Promise<void> {
   for (const t of list) t.dispose();
 }
 
-/** Median ms of `run` over `rounds` rounds. */
-async function median(rounds: number, run: () => Promise<void>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[rounds >> 1];
+/** Milliseconds `run` takes. */
+async function time(run: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return performance.now() - t0;
 }
 
 /** A plate's worth of synthetic fields: `treatments` treatments of `classes` classes, `sites` fields each, 4 plates, DMSO included. */
@@ -56,20 +52,22 @@ export async function benchProfiles(): Promise<void> {
   const x = tf.randomUniform([batch, height, width, 3], 0, 1, 'float32', 1);
   await readAll(model.predict(x) as tf.Tensor);
   await readAll(both.predict(x) as tf.Tensor[]);
-  const rounds = 7;
+  const rounds = 15;
   // Interleaved so that load on the machine hits both alike.
   const plain: number[] = [];
   const withF: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    plain.push(await median(1, () => readAll(model.predict(x) as tf.Tensor)));
-    withF.push(await median(1, () => readAll(both.predict(x) as tf.Tensor[])));
+    plain.push(await time(() => readAll(model.predict(x) as tf.Tensor)));
+    withF.push(await time(() => readAll(both.predict(x) as tf.Tensor[])));
   }
-  const med = (a: number[]) => a.sort((p, q) => p - q)[a.length >> 1];
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
   const [p, f] = [med(plain) / batch, med(withF) / batch];
+  // Each round's pair ran back to back, so its ratio cancels most of the machine's load swings.
+  const ratio = med(plain.map((ms, i) => withF[i] / ms));
   console.log(`machine: ${machineSummary()}; ${loadSummary()}`);
   console.log(`forward, ${bundle.metadata.name} ${height}x${width}, batch ${batch}, WASM (Node), median of ${rounds}:`);
   console.log(`  probabilities only          ${p.toFixed(1)} ms/tile`);
-  console.log(`  probabilities + features    ${f.toFixed(1)} ms/tile  (${((f / p - 1) * 100).toFixed(1)}% more; the ${both.outputs[0].shape[1]}-wide features read back as well)`);
+  console.log(`  probabilities + features    ${f.toFixed(1)} ms/tile  (median of the rounds' ratios ${ratio.toFixed(3)}; the ${both.outputs[0].shape[1]}-wide features read back as well)`);
   x.dispose();
 
   const fields = syntheticPlate(384, 4, 256, 13);

@@ -12,6 +12,8 @@ import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
 
 const DEMO = path.join(REPO_ROOT, 'public/demo');
+/** MOA_LENS_SCREENSHOTS=1 npx vitest run test/browser/profiles.test.ts refreshes docs/screenshots/map.png and adapt.png. */
+const SCREENSHOTS = process.env.MOA_LENS_SCREENSHOTS ? path.join(REPO_ROOT, 'docs/screenshots') : null;
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let server: TestServer;
 let browser: TestBrowser;
@@ -69,6 +71,7 @@ describe('profiles: trainer and app', () => {
     await runDemo(page);
     await page.click('[data-testid="tab-map"]');
     expect(await page.locator('[data-testid="treatment-map"] .point').count()).toBe(trainer.rows.size);
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'map.png'), fullPage: true });
     expect(await page.locator('[data-testid="treatment-map"] .point.control').count()).toBe(1);
     // Points overlap, so the events go to the point itself: hovering describes the treatment, a click opens its field.
     const point = page.locator('[data-testid="treatment-map"] .point[data-treatment="cytochalasin B@10"]');
@@ -114,17 +117,20 @@ describe('profiles: trainer and app', () => {
     await page.click('[data-testid="adapt-fit"]');
     const loco = await page.waitForSelector('[data-testid="adapt-loco"]', { timeout: 120_000 });
     const locoTreatments = Number(await loco.getAttribute('data-treatments'));
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'adapt.png'), fullPage: true });
     expect(locoTreatments).toBeGreaterThanOrEqual(0);
     expect(locoTreatments).toBeLessThanOrEqual(1);
     await page.click('[data-testid="adapt-save"]');
-    await page.waitForSelector('[data-testid="local-models"] li .tag', { timeout: 120_000 });
-    await page.waitForSelector('main[data-engine="ready"]');
+    // The adapted model loads and the stale results give way to the review of the same files.
+    await page.waitForSelector('main[data-phase="review"][data-engine="ready"]', { timeout: 120_000 });
     const adaptedName = (await page.textContent('[data-testid="model-name"]'))!;
     expect(adaptedName).toContain('-adapted-');
     expect(adaptedName).not.toBe(shippedName);
     // Classify the plate again with the adapted model: fitted on every compound's label, it calls most treatments right.
-    await page.click('text=Start over');
-    await runDemo(page);
+    await page.click('[data-testid="run"]');
+    await page.waitForSelector('main[data-phase="done"]', { timeout: 400_000 });
+    await page.click('[data-testid="tab-adapt"]');
+    expect(await page.locator('[data-testid="local-models"] li .tag').textContent()).toBe('in use');
     const online = await treatmentCalls(page);
     const truths = await page.$$eval('[data-testid="treatment-table"] tbody tr', (trs) => trs.filter((tr) => tr.getAttribute('data-correct') === 'true').length);
     expect(truths).toBeGreaterThanOrEqual(Math.ceil(0.8 * Object.keys(online).length));
@@ -139,10 +145,10 @@ describe('profiles: trainer and app', () => {
     } finally {
       await browser.context.setOffline(false);
     }
-    // Back to the shipped model; the adapted one stays listed.
+    // Back to the shipped model (then the review of the same files).
     await page.click('[data-testid="tab-adapt"]');
     await page.click('[data-testid="use-default-model"]');
-    await page.waitForSelector('[data-testid="use-local-model"]');
+    await page.waitForSelector('main[data-phase="review"][data-engine="ready"]');
     expect(await page.textContent('[data-testid="model-name"]')).toBe(shippedName);
     expect(browser.foreignRequests(server.origin)).toEqual([]);
     await page.close();

@@ -90,6 +90,13 @@ export interface FittedHead {
   ms: number;
 }
 
+/** The classes whose labels come from one compound: leaving it out leaves the head no example of its class. */
+export function singleCompoundClasses(labelled: LabelledFields): string[] {
+  const compounds = labelled.classes.map(() => new Set<string>());
+  for (const e of labelled.examples) compounds[e.label].add(e.compound);
+  return labelled.classes.filter((_, k) => compounds[k].size === 1);
+}
+
 /** Why these labels cannot make a head, or null when they can. */
 export function adaptationProblem(labelled: LabelledFields): string | null {
   if (labelled.examples.length === 0) return 'No classified field has a label yet: mark compounds or wells, or load an annotation CSV.';

@@ -181,7 +181,10 @@ export class Session {
     return info;
   }
 
-  /** Loads a bundle made here (by hash), or the default bundle (null); remembered for the next start. */
+  /**
+   * Loads a bundle made here (by hash), or the default bundle (null); remembered for the next start. The results
+   * of the model before are stale (its classes may differ): back to the review, where Classify runs the new model.
+   */
   async useLocalBundle(hash: string | null): Promise<void> {
     const files = hash === null ? null : await localBundleFiles(hash);
     if (hash !== null && !files) throw new Error(`No model with sha256 ${hash.slice(0, 12)} is stored in this browser.`);
@@ -189,6 +192,7 @@ export class Session {
     if (hash === null) localStorage.removeItem(SELECTED_KEY);
     else localStorage.setItem(SELECTED_KEY, hash);
     await this.loadModel(files ?? 'default');
+    if (this.phase === 'done') this.review();
   }
 
   /** The user's explicit choice to run the loaded unverified model (this exact bundle only). */
