@@ -93,6 +93,7 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
   const each = (f: (r: number, c: number) => string) => Array.from({ length: rm * rn }, (_, i) => f(Math.floor(i / rn), i % rn)).join('\n');
   const rows = (f: (r: number) => string) => Array.from({ length: rm }, (_, r) => f(r)).join('\n');
   const cols = (f: (c: number) => string) => Array.from({ length: rn }, (_, c) => f(c)).join('\n');
+  const aLoads = Array.from({ length: (tk * tm) / (wgx * wgy) }, (_, j) => j);
   return {
     outputShape,
     shaderKey: `moaConv2DBackpropFilterSplitK_${tm}_${tn}_${tk}_${rm}_${rn}`,
@@ -142,25 +143,36 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
         let kkB = lid / TN;
         let nIndex = nBase + nn;
         let nValid = nIndex < dimN;
+        // The k = (b, oy, ox) of each of this thread's A loads, divided out once here and then stepped by TK per slab
+        // (adds and compares in the loop, no integer division).
+        ${aLoads.map((j) => `
+        let kFirst${j} = kStart + kkA + ${(j * wgx * wgy) / tm};
+        var ox${j} = kFirst${j} % outW;
+        var oy${j} = (kFirst${j} / outW) % outH;
+        var b${j} = kFirst${j} / (outW * outH);`).join('')}
         // The trip count comes from uniforms only, so the barriers sit in uniform control flow.
         for (var t = 0; t < uniforms.kTilesPerSplit; t++) {
           let k0 = kStart + t * TK;
-          ${Array.from({ length: (tk * tm) / (wgx * wgy) }, (_, j) => `{
+          ${aLoads.map((j) => `{
             let kk = kkA + ${(j * wgx * wgy) / tm};
-            let kIndex = k0 + kk;
             var v = 0.0;
-            if (mValid && kIndex < kEnd) {
-              let ox = kIndex % outW;
-              let rowIndex = kIndex / outW;
-              let oy = rowIndex % outH;
-              let b = rowIndex / outH;
-              let r = oy * uniforms.strideHeight + rOffset;
-              let c = ox * uniforms.strideWidth + cOffset;
+            if (mValid && k0 + kk < kEnd) {
+              let r = oy${j} * uniforms.strideHeight + rOffset;
+              let c = ox${j} * uniforms.strideWidth + cOffset;
               if (r >= 0 && r < inH && c >= 0 && c < inW) {
-                v = x[((b * inH + r) * inW + c) * inC + ci];
+                v = x[((b${j} * inH + r) * inW + c) * inC + ci];
               }
             }
             slabA[kk * TM + mm] = v;
+            ox${j} += TK;
+            while (ox${j} >= outW) {
+              ox${j} -= outW;
+              oy${j} += 1;
+            }
+            while (oy${j} >= outH) {
+              oy${j} -= outH;
+              b${j} += 1;
+            }
           }`).join('\n')}
           ${Array.from({ length: (tk * tn) / (wgx * wgy) }, (_, j) => `{
             let kk = kkB + ${(j * wgx * wgy) / tn};
