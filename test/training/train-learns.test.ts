@@ -20,7 +20,7 @@ const CHANCE = 1 / 13;
 
 interface Report {
   metrics: { split: string; fieldAccuracy: number; treatmentAccuracy: number; heldOutFields: number; heldOutTreatments: number };
-  fields: { id: string; predicted: number; probabilities: number[] }[];
+  fields: { id: string; treatment: string; predicted: number; probabilities: number[] }[];
 }
 
 describe('trainer learns and exports a bundle that predicts the same after reloading', () => {
@@ -51,6 +51,17 @@ describe('trainer learns and exports a bundle that predicts the same after reloa
     expect(report.metrics.heldOutFields).toBeGreaterThan(100);
     expect(report.metrics.fieldAccuracy).toBeGreaterThan(2 * CHANCE);
     expect(report.metrics.treatmentAccuracy).toBeGreaterThan(2 * CHANCE);
+  });
+
+  it("the report shows the held-out treatments' profile map, also written beside the bundle", async () => {
+    const html = await readFile(`${out}.report.html`, 'utf8');
+    const map = await readFile(path.join(out, 'map-treatments.svg'), 'utf8');
+    expect(html).toContain('<h2>Held-out treatments: profile map</h2>');
+    expect(html).toContain(map);
+    const treatments = new Set(report.fields.map((f) => f.treatment)).size;
+    // One marker a treatment (DMSO a square), plus the legend's class circles.
+    expect((map.match(/<circle cx=/g)?.length ?? 0) + (map.match(/stroke="black" stroke-width="1.5">/g)?.length ?? 0)).toBeGreaterThanOrEqual(treatments);
+    expect(map).toMatch(/NSC 1-NN \d+(\.\d)?%/);
   });
 
   it('the exported bundle, reloaded, gives the same held-out predictions; npm run evaluate reports the same accuracy', async () => {

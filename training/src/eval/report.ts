@@ -79,6 +79,8 @@ export interface ReportInput {
   treatmentScores: Scores;
   history: { step: number; [series: string]: number }[];
   facts: Record<string, string | number>;
+  /** Further pictures (SVG documents), each under its heading: the treatment map. */
+  pictures?: { title: string; svg: string }[];
 }
 
 export function reportHtml(r: ReportInput): string {
@@ -91,5 +93,6 @@ export function reportHtml(r: ReportInput): string {
 <h2>Training curves</h2>${curvesSvg(r.history, ['loss', 'lr_x100'], 'loss and learning rate (x100)')}
 <h2>Per treatment</h2>${confusionSvg(r.treatmentScores, r.classes, 'Per-treatment confusion')}
 <h2>Per field</h2>${confusionSvg(r.fieldScores, r.classes, 'Per-field confusion')}
+${(r.pictures ?? []).map((p) => `<h2>${esc(p.title)}</h2>${p.svg}`).join('\n')}
 </body></html>\n`;
 }

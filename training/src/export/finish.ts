@@ -11,6 +11,7 @@ import { SIMULATED_DATA_MARKER } from '../../../src/core/provenance.ts';
 import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
 import { evaluate, reportedField } from '../eval/evaluate.ts';
 import { confusionSvg, reportHtml } from '../eval/report.ts';
+import { analyseProfiles, mapSvg } from '../../../src/core/profile-map.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
@@ -97,11 +98,19 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
   // The confusion matrices as pictures beside the bundle's files, for its model card (not part of the verified bundle).
   await writeFile(path.join(config.out, 'confusion-fields.svg'), confusionSvg(evaluation.fieldScores, MOA_CLASSES, `held-out fields (${data.split.name})`));
   await writeFile(path.join(config.out, 'confusion-treatments.svg'), confusionSvg(evaluation.treatmentScores, MOA_CLASSES, `held-out treatments (${data.split.name})`));
+  // The held-out treatments' profiles (the penultimate layer, DMSO-normalised) as a map, as the app's Map view draws it.
+  const calls = new Map(evaluation.treatments.map((t) => [t.treatment, { predicted: t.predicted, confidence: t.probabilities[t.predicted] }]));
+  const profiles = analyseProfiles(
+    evaluation.fields.map((field) => ({ id: field.id, plate: data.samples[field.sample].plate, compound: data.samples[field.sample].compound, concentration: data.samples[field.sample].concentration, features: field.features, label: field.label })),
+    (key) => calls.get(key),
+  );
+  const map = mapSvg(profiles, { classes: MOA_CLASSES, colourBy: 'truth', title: `held-out treatment profiles (${data.split.name}); NSC 1-NN ${formatPercent(profiles.nsc.accuracy)}` });
+  await writeFile(path.join(config.out, 'map-treatments.svg'), map);
   const reportBase = `${config.out}.report`;
   await writeFile(`${reportBase}.json`, JSON.stringify({ metrics, provenance, history: f.history, fields: evaluation.fields.map(reportedField), treatments: evaluation.treatments.map((t) => ({ ...t, probabilities: Array.from(t.probabilities) })) }, null, 1));
   await writeFile(
     `${reportBase}.html`,
-    reportHtml({ title: `MoA Lens training report: ${config.name}`, classes: MOA_CLASSES, fieldScores: evaluation.fieldScores, treatmentScores: evaluation.treatmentScores, history: f.history, facts: { split: data.split.name, steps: f.steps, 'field accuracy': metrics.fieldAccuracy, 'treatment accuracy': metrics.treatmentAccuracy, 'quantisation agreement': agreement } }),
+    reportHtml({ title: `MoA Lens training report: ${config.name}`, classes: MOA_CLASSES, fieldScores: evaluation.fieldScores, treatmentScores: evaluation.treatmentScores, history: f.history, facts: { split: data.split.name, steps: f.steps, 'field accuracy': metrics.fieldAccuracy, 'treatment accuracy': metrics.treatmentAccuracy, 'quantisation agreement': agreement, 'NSC 1-NN accuracy (held-out profiles)': profiles.nsc.accuracy }, pictures: [{ title: 'Held-out treatments: profile map', svg: map }] }),
   );
   f.log(`exported ${config.out} (${q.dtype}, ${(q.bytes / 1e6).toFixed(2)} MB of weights; moa-lens.json sha256 ${hash}, ${f.signer ? `signed by key ${f.signer.publicKey}` : 'unsigned'}); report ${reportBase}.html`);
   q.model.dispose();
