@@ -14,7 +14,7 @@ export interface LinearHead {
 export interface HeadOptions {
   /** L2 penalty on the standardised weights (default 1e-2). */
   l2?: number;
-  /** Most L-BFGS iterations (default 100; each fold of the compounds check, warm-started, at most 20). */
+  /** Most L-BFGS iterations (default 100; each fold of the compounds check, warm-started, at most 15). */
   maxIterations?: number;
 }
 
@@ -28,7 +28,7 @@ export interface HeadExample {
 
 const STD_FLOOR = 1e-3;
 /** L-BFGS iterations of a fold of the compounds check: it starts from the all-compounds fit. */
-const FOLD_ITERATIONS = 20;
+const FOLD_ITERATIONS = 15;
 const HISTORY = 10;
 
 interface Standardiser {
@@ -229,10 +229,12 @@ export interface HeadValidation {
   treatments: { n: number; correct: number; accuracy: number };
   /** Per treatment key: the class predicted for it when its compound was held out. */
   predicted: Map<string, number>;
+  /** The head fitted on every compound (what fitLogisticHead returns), which each fold started from. */
+  head: LinearHead;
 }
 
 /** Most folds of the compounds check: beyond this many compounds they are dealt round-robin (sorted by name) over this many folds. */
-export const MAX_COMPOUND_FOLDS = 16;
+export const MAX_COMPOUND_FOLDS = 10;
 
 /**
  * Leave compounds out: for each fold of compounds (each compound its own fold up to MAX_COMPOUND_FOLDS compounds,
@@ -269,6 +271,7 @@ export function leaveCompoundsOut(examples: readonly HeadExample[], classes: num
   const treatmentCorrect = [...byTreatment].filter(([key, t]) => predicted.get(key) === t.label).length;
   const rate = (correct: number, n: number) => ({ n, correct, accuracy: n ? correct / n : NaN });
   return {
+    head: foldHead(full, st, classes),
     compounds: compounds.length,
     folds,
     fields: rate(fieldCorrect.correct, fieldCorrect.n),

@@ -54,6 +54,7 @@ describe('adapt to this plate', () => {
     const fitted = fitHead(labelled);
     expect(fitted.classes).toEqual(['Actin disruptors', 'DMSO', 'my own class']);
     expect(fitted.validation.compounds).toBe(7);
+    expect(fitted.validation.folds).toBe(7); // up to MAX_COMPOUND_FOLDS compounds: one compound a fold
     expect(singleCompoundClasses(labelled)).toEqual(['DMSO']);
     expect(fitted.validation.treatments.correct).toBeGreaterThanOrEqual(6); // DMSO, alone in its class, cannot be left out and found
     for (const e of labelled.examples) expect(argmax(headProbabilities(fitted.head, e.features))).toBe(e.label);

@@ -5,7 +5,7 @@ import type { Adaptation } from '../../core/adapted-bundle.ts';
 import { sha256Hex } from '../../core/bundle.ts';
 import { csvLine } from '../../core/csv.ts';
 import { MOA_CLASSES } from '../../core/labels.ts';
-import { fitLogisticHead, leaveCompoundsOut, type HeadExample, type HeadValidation, type LinearHead } from '../../core/logistic-head.ts';
+import { leaveCompoundsOut, type HeadExample, type HeadValidation, type LinearHead } from '../../core/logistic-head.ts';
 import { parseCsv, treatmentKey } from '../../core/metadata.ts';
 import type { FieldRow } from './results.ts';
 
@@ -110,9 +110,8 @@ export function fitHead(labelled: LabelledFields): FittedHead {
   const problem = adaptationProblem(labelled);
   if (problem) throw new Error(problem);
   const started = performance.now();
-  const head = fitLogisticHead(labelled.examples, labelled.classes.length);
   const validation = leaveCompoundsOut(labelled.examples, labelled.classes.length);
-  return { classes: labelled.classes, head, validation, fields: labelled.examples.length, compounds: labelled.compounds, ms: performance.now() - started };
+  return { classes: labelled.classes, head: validation.head, validation, fields: labelled.examples.length, compounds: labelled.compounds, ms: performance.now() - started };
 }
 
 /** The adaptation the engine writes as a bundle, naming the base model and the labels. */
