@@ -1,6 +1,7 @@
 // Our WebGPU kernels in Chromium (--enable-unsafe-webgpu; SwiftShader without a GPU): the same WGSL as the trainer's
 // Node path (test/training/webgpu-kernels.test.ts), registered over TF.js's in a page, against the cpu backend.
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../training/src/util/prng.ts';
@@ -62,4 +63,21 @@ describe('WebGPU kernels in Chromium', () => {
       expect(maxAbs / scale).toBeLessThan(1e-5);
     });
   }
+
+  it('MaxPoolGrad matches cpu exactly: x 2x70x75x3, 64x64 stride 64, same, ReLU zeros (ties)', async (ctx) => {
+    if (!started) return ctx.skip(NO_ADAPTER);
+    const xShape = [2, 70, 75, 3];
+    const x = random(xShape, 5).map((v) => Math.max(0, v));
+    const attrs = { filterSize: 64, strides: 64, pad: 'same' };
+    await tf.setBackend('cpu');
+    const y = tf.maxPool(tf.tensor4d(x, xShape as [number, number, number, number]), 64, 64, 'same');
+    const run: KernelRun = {
+      kernel: 'MaxPoolGrad',
+      inputs: { dy: { values: random(y.shape, 6), shape: y.shape }, input: { values: x, shape: xShape }, output: { values: Array.from(await y.data()), shape: y.shape } },
+      attrs,
+    };
+    const { maxAbs, scale } = await page.evaluate((r) => window.moaWebgpuKernels.compare(r), run);
+    expect(scale).toBeGreaterThan(0);
+    expect(maxAbs).toBe(0);
+  });
 });

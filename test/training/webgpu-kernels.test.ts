@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { planFilterGrad } from '../../src/core/webgpu/conv2d-backprop-filter.ts';
-import { WEBGPU_KERNELS } from '../../src/core/webgpu/kernels.ts';
+import { runsOurWebgpuKernel, useWebgpuKernels, WEBGPU_KERNEL_NAMES } from '../../src/core/webgpu/kernels.ts';
 import { selectBackend } from '../../training/src/backend/select.ts';
 import { Rng } from '../../training/src/util/prng.ts';
 import { expectSameStep, maxDifference, trainStepOn } from './step-reference.ts';
@@ -63,7 +63,8 @@ const filterCases: Case[] = [
 
 describe.skipIf(unavailable !== null)(`WebGPU kernels vs cpu${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   it('the webgpu backend runs ours, not the stock kernels', () => {
-    for (const ours of WEBGPU_KERNELS) expect(tf.getKernel(ours.kernelName, 'webgpu')).toBe(ours);
+    expect(WEBGPU_KERNEL_NAMES).toEqual(['Conv2DBackpropFilter', 'MaxPoolGrad']);
+    for (const name of WEBGPU_KERNEL_NAMES) expect(runsOurWebgpuKernel(name), name).toBe(true);
   });
 
   it('the cases cover one split and many', () => {
@@ -87,6 +88,42 @@ describe.skipIf(unavailable !== null)(`WebGPU kernels vs cpu${unavailable ? ` (s
       expect(maxAbs / scale).toBeLessThan(1e-5);
     });
   }
+
+  // M-CNN's pools (window = stride, 'valid' pre-pools, 'same' post-pools padding sizes that do not divide), ReLU zeros
+  // (all-zero windows: ties, the first element gets the gradient), and overlapping windows (the stock kernel's case;
+  // without ties, which TF.js's stock webgpu kernel breaks differently from the cpu backend's where windows overlap).
+  const pools: { x: [number, number, number, number]; k: number; stride?: number; pad: 'same' | 'valid'; relu: boolean }[] = [
+    { x: [2, 16, 20, 3], k: 4, pad: 'valid', relu: false },
+    { x: [1, 16, 20, 8], k: 16, pad: 'same', relu: true },
+    { x: [2, 4, 5, 16], k: 2, pad: 'same', relu: true },
+    { x: [3, 9, 7, 5], k: 3, pad: 'valid', relu: true },
+    { x: [1, 70, 75, 3], k: 64, pad: 'same', relu: false },
+    { x: [1, 11, 13, 2], k: 3, stride: 2, pad: 'same', relu: false },
+  ];
+  for (const [i, p] of pools.entries()) {
+    const stride = p.stride ?? p.k;
+    it(`MaxPoolGrad: x ${p.x.join('x')}, ${p.k}x${p.k} stride ${stride}, ${p.pad}${p.relu ? ', ReLU zeros (ties)' : ''}${stride !== p.k ? ' (overlapping: stock kernel)' : ''}`, async () => {
+      const info = tf.backend_util.computePool2DInfo(p.x, p.k, stride, 1, p.pad);
+      const dyShape = [p.x[0], info.outHeight, info.outWidth, p.x[3]];
+      const x = random(p.x, 31 + i);
+      if (p.relu) for (let j = 0; j < x.length; j++) x[j] = Math.max(0, x[j]);
+      const attrs = { filterSize: p.k, strides: stride, pad: p.pad };
+      const y = await run('cpu', 'MaxPool', { x: [x, p.x] }, attrs);
+      const inputs = { dy: [random(dyShape, 71 + i), dyShape] as [Float32Array, number[]], input: [x, p.x] as [Float32Array, number[]], output: [y, dyShape] as [Float32Array, number[]] };
+      const ours = await run('webgpu', 'MaxPoolGrad', inputs, attrs);
+      const cpu = await run('cpu', 'MaxPoolGrad', inputs, attrs);
+      // Ours copies one dy per element: exact. The stock kernel sums overlapping windows in its own order.
+      if (stride === p.k) expect(Array.from(ours)).toEqual(Array.from(cpu));
+      else expect(maxDifference(ours, cpu).maxAbs).toBeLessThan(1e-6);
+    });
+  }
+
+  it("useWebgpuKernels('stock') puts TF.js's kernels back, 'ours' ours again", () => {
+    useWebgpuKernels('stock');
+    for (const name of WEBGPU_KERNEL_NAMES) expect(runsOurWebgpuKernel(name), name).toBe(false);
+    useWebgpuKernels('ours');
+    for (const name of WEBGPU_KERNEL_NAMES) expect(runsOurWebgpuKernel(name), name).toBe(true);
+  });
 
   it('a whole M-CNN training step (64x64, width x0.25): same loss, gradients and updated weights as cpu', async () => {
     const cpu = await trainStepOn('cpu', 42, [5]);

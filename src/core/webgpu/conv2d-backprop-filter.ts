@@ -5,7 +5,7 @@
 // in workgroup memory and accumulates RM x RN outputs per thread; it writes its partial tile to [splits, M, N].
 // Pass 2 sums the partials over the splits (skipped when there is one). TF.js 4.22's Conv2DDerFilterProgram
 // instead runs M*N threads (1,200 for a 5x5 3->16 layer), each walking the whole batch and image alone.
-import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { flatProgramShape, int32Uniforms, type WebgpuProgram, type WebgpuProgramRunner } from './program.ts';
 
 /** Tile shape of one workgroup: TM x TN outputs, TK-deep k slabs, RM x RN outputs per thread (256 threads). */
@@ -234,7 +234,7 @@ export function conv2dBackpropFilterWebgpu(runner: WebgpuProgramRunner, x: Tenso
   return out;
 }
 
-const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+export const conv2dBackpropFilterKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
     strides: [number, number] | number;
@@ -247,5 +247,3 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   return conv2dBackpropFilterWebgpu(backend as WebgpuProgramRunner, x, dy, info);
 };
-
-export const conv2dBackpropFilterConfig: KernelConfig = { kernelName: 'Conv2DBackpropFilter', backendName: 'webgpu', kernelFunc };

@@ -1,25 +1,42 @@
 // Our WebGPU kernels for TF.js 4.22's 'webgpu' backend, the same WGSL in Node (Dawn) and the browser: registered over
 // the stock ones, and swappable back for the before/after benchmark.
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
+import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
+import { maxPoolGradKernel } from './max-pool-grad.ts';
 
-/** Our kernels, by TF.js kernel name. */
-export const WEBGPU_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropFilterConfig];
+/** Ours, by TF.js kernel name; each gets the stock kernel to fall back to for cases it does not cover. */
+const OURS: Record<string, (stock: tf.KernelFunc | undefined) => tf.KernelFunc> = {
+  Conv2DBackpropFilter: () => conv2dBackpropFilterKernel,
+  MaxPoolGrad: (stock) => maxPoolGradKernel(stock),
+};
 
-/** The stock kernels ours replaced, kept so that `useWebgpuKernels('stock')` can put them back. */
+/** The kernels we replace. */
+export const WEBGPU_KERNEL_NAMES: readonly string[] = Object.keys(OURS);
+
+/** The stock kernels ours replaced, and ours, built once around them. */
 const stock = new Map<string, tf.KernelConfig | undefined>();
+const ours = new Map<string, tf.KernelConfig>();
 
 /**
- * Which implementation the 'webgpu' backend runs for the kernels in WEBGPU_KERNELS: ours (the default once called)
- * or TF.js's stock ones. Call after '@tensorflow/tfjs-backend-webgpu' is imported (it registers the stock ones).
+ * Which implementation the 'webgpu' backend runs for the kernels in WEBGPU_KERNEL_NAMES: ours (the default) or
+ * TF.js's stock ones. Call after '@tensorflow/tfjs-backend-webgpu' is imported (it registers the stock ones).
  */
 export function useWebgpuKernels(which: 'ours' | 'stock' = 'ours'): void {
-  for (const ours of WEBGPU_KERNELS) {
-    const current = tf.getKernel(ours.kernelName, 'webgpu');
-    if (!stock.has(ours.kernelName)) stock.set(ours.kernelName, current);
-    const wanted = which === 'ours' ? ours : stock.get(ours.kernelName);
+  for (const name of WEBGPU_KERNEL_NAMES) {
+    const current = tf.getKernel(name, 'webgpu');
+    if (!ours.has(name)) {
+      stock.set(name, current);
+      ours.set(name, { kernelName: name, backendName: 'webgpu', kernelFunc: OURS[name](current?.kernelFunc) });
+    }
+    const wanted = which === 'ours' ? ours.get(name) : stock.get(name);
     if (current === wanted) continue;
-    if (current) tf.unregisterKernel(ours.kernelName, 'webgpu');
+    if (current) tf.unregisterKernel(name, 'webgpu');
     if (wanted) tf.registerKernel(wanted);
   }
+}
+
+/** Whether the 'webgpu' backend runs our kernel for `name` now. */
+export function runsOurWebgpuKernel(name: string): boolean {
+  const config = ours.get(name);
+  return config !== undefined && tf.getKernel(name, 'webgpu') === config;
 }

@@ -16,6 +16,8 @@ export interface WebgpuProgram {
   uniforms?: string;
   /** Adds a `size : i32` uniform holding the output's element count. */
   size?: boolean;
+  /** Declares the output `array<atomic<i32>>` (and no setOutput helpers). */
+  atomic?: boolean;
   workgroupSize: [number, number, number];
   dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
   dispatch: [number, number, number];
@@ -29,7 +31,8 @@ export interface ProgramUniform {
 
 /** What our kernels call on the 'webgpu' backend (a WebGPUBackend). */
 export interface WebgpuProgramRunner {
-  runWebGPUProgram(program: WebgpuProgram, inputs: TensorInfo[], outputType: DataType, uniforms?: ProgramUniform[]): TensorInfo;
+  /** Runs `program`; into `output` when given (else a new tensor). */
+  runWebGPUProgram(program: WebgpuProgram, inputs: TensorInfo[], outputType: DataType, uniforms?: ProgramUniform[], output?: TensorInfo): TensorInfo;
   disposeData(dataId: DataId, force?: boolean): boolean;
 }
 

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
-import { useWebgpuKernels, WEBGPU_KERNELS } from '../../../src/core/webgpu/kernels.ts';
+import { runsOurWebgpuKernel, useWebgpuKernels, WEBGPU_KERNEL_NAMES } from '../../../src/core/webgpu/kernels.ts';
 
 export interface KernelRun {
   kernel: string;
@@ -29,7 +29,7 @@ const probe = {
     if (!('gpu' in navigator) || !(await navigator.gpu.requestAdapter())) return null;
     useWebgpuKernels('ours');
     if (!(await tf.setBackend('webgpu'))) return null;
-    return { kernels: WEBGPU_KERNELS.map((k) => k.kernelName), registered: WEBGPU_KERNELS.every((k) => tf.getKernel(k.kernelName, 'webgpu') === k) };
+    return { kernels: [...WEBGPU_KERNEL_NAMES], registered: WEBGPU_KERNEL_NAMES.every(runsOurWebgpuKernel) };
   },
   /** The largest difference between webgpu (ours) and cpu, and the largest cpu magnitude. */
   async compare(run: KernelRun): Promise<{ maxAbs: number; scale: number; length: number }> {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { isAvailable as nativeAddonLoads, unavailableReason as nativeUnavailableReason, INSTALL_HINT as NATIVE_INSTALL_HINT } from '@moa-lens/native';
 import { NATIVE_BACKEND, registerNativeBackend } from './native-backend.ts';
 import { registerWasmTrainingKernels } from './wasm-kernels.ts';
-import { useWebgpuKernels, WEBGPU_KERNELS } from '../../../src/core/webgpu/kernels.ts';
+import { useWebgpuKernels, WEBGPU_KERNEL_NAMES } from '../../../src/core/webgpu/kernels.ts';
 
 export const BACKEND_NAMES = ['tfjs-node', 'native', 'wasm', 'webgpu', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -174,7 +174,7 @@ async function useWebgpu(): Promise<SelectedBackend> {
   if (!(await tf.setBackend('webgpu'))) throw new Error('the WebGPU backend failed to initialise');
   const info = adapter.info;
   const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
-  const ours = WEBGPU_KERNELS.map((k) => k.kernelName).join(', ');
+  const ours = WEBGPU_KERNEL_NAMES.join(', ');
   return { name: 'webgpu', threads: 1, detail: `Dawn adapter: ${name || 'unknown'}${vulkanNotes ? ` (${vulkanNotes})` : ''}; own ${ours} kernels`, why: '' };
 }
 
