@@ -33,7 +33,7 @@ export function sniffFormat(bytes: Uint8Array): ProbedFormat | undefined {
 
 function probeTiff(bytes: Uint8Array, fileName: string): ImageChannels {
   const structure = readTiffStructure(bytes, fileName);
-  const layout = determineLayout(structure.pages);
+  const layout = determineLayout(structure.pages, fileName);
   const selected = layout.placements.filter((p) => p.z === 0 && p.t === 0).sort((a, b) => a.c - b.c);
   if (selected.length === 0)
     throw new TiffDecodeError(fileName, 'unsupported', `"${fileName}" does not contain the image data its description announces (it may be one part of a multi-file OME-TIFF set).`);
