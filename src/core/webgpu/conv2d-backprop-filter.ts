@@ -45,8 +45,12 @@ export function planFilterGrad(info: backend_util.Conv2DInfo): FilterGradPlan {
   const n = info.outChannels;
   const k = info.batchSize * info.outHeight * info.outWidth;
   // Narrow outputs (M-CNN's 4..64 filters) get a narrow tile rather than 64 columns of mostly padding.
-  const tn = n <= 16 ? 16 : n <= 32 ? 32 : 64;
-  const tiles: FilterGradTiles = { tm: 64, tn, tk: 16, rm: 4, rn: tn / 16 };
+  const tiles: FilterGradTiles =
+    n <= 4 ? { tm: 64, tn: 4, tk: 16, rm: 1, rn: 1 }
+    : n <= 8 ? { tm: 64, tn: 8, tk: 16, rm: 2, rn: 1 }
+    : n <= 16 ? { tm: 64, tn: 16, tk: 16, rm: 4, rn: 1 }
+    : n <= 32 ? { tm: 64, tn: 32, tk: 16, rm: 4, rn: 2 }
+    : { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
   const outputTiles = Math.ceil(m / tiles.tm) * Math.ceil(n / tiles.tn);
   const kTiles = Math.ceil(k / tiles.tk);
   const memoryCap = Math.max(1, Math.floor(MAX_PARTIAL_BYTES / (4 * m * n)));
@@ -106,10 +110,6 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
       const TM = ${tm};
       const TN = ${tn};
       const TK = ${tk};
-      const RM = ${rm};
-      const RN = ${rn};
-      const WGX = ${wgx};
-      const WGY = ${wgy};
       var<workgroup> slabA : array<f32, ${tk * tm}>;
       var<workgroup> slabB : array<f32, ${tk * tn}>;
 
@@ -129,7 +129,7 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
         let kStart = split * uniforms.kTilesPerSplit * TK;
         let kEnd = min(kStart + uniforms.kTilesPerSplit * TK, uniforms.dimK);
         ${each((r, c) => `var acc${r}_${c} = 0.0;`)}
-        // Each thread stages the same slab column every k tile (TM and TN divide THREADS): its m = (kh, kw, ci) and n
+        // Each thread stages the same slab column every k tile (TM and TN divide the 256 threads): its m = (kh, kw, ci) and n
         // are fixed, so their decomposition is done once; only k = (b, oy, ox) changes.
         let mm = lid % TM;
         let kkA = lid / TM;
@@ -174,14 +174,14 @@ function partialSumsProgram(plan: FilterGradPlan, outputShape: number[]): Webgpu
               b${j} += 1;
             }
           }`).join('\n')}
-          ${Array.from({ length: (tk * tn) / (wgx * wgy) }, (_, j) => `{
+          ${Array.from({ length: Math.ceil((tk * tn) / (wgx * wgy)) }, (_, j) => `{
             let kk = kkB + ${(j * wgx * wgy) / tn};
             let kIndex = k0 + kk;
             var v = 0.0;
             if (nValid && kIndex < kEnd) {
               v = dy[kIndex * dimN + nIndex];
             }
-            slabB[kk * TN + nn] = v;
+            ${tk * tn < wgx * wgy ? 'if (kk < TK) { slabB[kk * TN + nn] = v; }' : 'slabB[kk * TN + nn] = v;'}
           }`).join('\n')}
           workgroupBarrier();
           for (var kk = 0; kk < TK; kk++) {
