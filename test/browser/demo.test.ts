@@ -61,6 +61,8 @@ describe('demo plate with the shipped model', () => {
     await page.waitForSelector('main[data-phase="done"]', { timeout: 300_000 });
     const summary = await page.textContent('[data-testid="run-summary"]');
     expect(summary).toContain(`${node.fields.n} classified`);
+    // The shipped model's provenance says it learnt from simulated fields: the results screen says so.
+    expect(await page.textContent('[data-testid="simulated-banner"]')).toMatch(/This model was trained on simulated data/);
     await shot(page, 'results-table.png');
     await page.click('[data-testid="tab-accuracy"]');
     const read = (id: string) => page.$eval(`[data-testid="${id}"]`, (e) => ({ n: Number(e.getAttribute('data-n')), correct: Number(e.getAttribute('data-correct')) }));
