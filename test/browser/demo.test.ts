@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aggregateTreatments, score } from '../../src/core/aggregate.ts';
 import { bundleIOHandler } from '../../src/core/bundle.ts';
+import { checkOod, oodVector } from '../../src/core/ood.ts';
 import { readBundleDir } from '../../training/src/bundle-fs.ts';
 import { loadDatasetIndex } from '../../training/src/data/index.ts';
 import { selectBackend } from '../../training/src/backend/select.ts';
@@ -33,7 +35,11 @@ beforeAll(async () => {
   const meta = bundle.metadata;
   const ev = await evaluate(model, index.samples, index.samples.map((_, i) => i), meta, meta.classes.length);
   model.dispose();
-  node = { treatments: { n: ev.treatmentScores.n, correct: ev.treatmentScores.correct }, fields: { n: ev.fieldScores.n, correct: ev.fieldScores.correct } };
+  // As the app scores: fields the bundle's OOD check sets apart count in neither accuracy (no check: all fields).
+  const kept = bundle.ood ? ev.fields.filter((f) => !checkOod(bundle.ood!, oodVector(f.features, f.inputStatistics)).unlike) : ev.fields;
+  const fieldScores = score(kept, meta.classes.length);
+  const treatmentScores = score(aggregateTreatments(kept), meta.classes.length);
+  node = { treatments: { n: treatmentScores.n, correct: treatmentScores.correct }, fields: { n: fieldScores.n, correct: fieldScores.correct } };
   server = await startServer({ mode: 'dev' });
   browser = await launchBrowser();
 }, 600_000);
