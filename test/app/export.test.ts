@@ -34,6 +34,8 @@ const fields: FieldRow[] = [
     moa: 'DNA damage', label: 1, status: 'ok', predicted: 1, predictedLabel: 'DNA damage', confidence: 0.61234567, correct: true,
     probabilities: Float32Array.from([0.2, 0.61234567, 0.18765433]),
     ood: { score: 3.14159265, threshold: 2.5, unlike: true },
+    warnings: ['"a/B02_s1_w2.tif", used as Tubulin, is blank (every pixel is 0): the prediction does not rest on a real Tubulin image.', 'a/B02_s1_w1.tif states 1.3 um per pixel; the model was trained at 0.32 um (4.06x larger).'],
+    notes: ['a/B02_s1_w1.tif: Page 0 stores dark as high values (WhiteIsZero); values were inverted.'],
     top3: [{ index: 1, label: 'DNA damage', probability: 0.61234567 }, { index: 0, label: 'Actin disruptors', probability: 0.2 }, { index: 2, label: 'DMSO', probability: 0.18765433 }],
   },
   { id: '2', plate: 'Week1_22123', well: 'B03', site: 2, files: ['=cmd.tif'], status: 'failed', message: 'B03_s2_w4.tif is missing, line\nbreak' },
@@ -80,6 +82,10 @@ describe('fieldsCsv', () => {
     expect(col(a, 'ood_threshold')).toBe('2.5');
     expect(col(a, 'unlike_training_data')).toBe('1');
     expect([col(b, 'ood_score'), col(b, 'unlike_training_data')]).toEqual(['', '']);
+    // Warnings and decoder notes, one per line in their cell; none: empty.
+    expect(col(a, 'warnings').split('\n')).toEqual(fields[0].warnings);
+    expect(col(a, 'notes')).toBe(fields[0].notes![0]);
+    expect([col(b, 'warnings'), col(b, 'notes')]).toEqual(['', '']);
   });
 });
 
@@ -105,6 +111,8 @@ describe('treatmentsCsv and runJson', () => {
     expect(doc.scores.setApart).toEqual(setApart);
     expect(doc.fields[0].ood).toEqual({ score: 3.14159265, threshold: 2.5, unlikeTrainingData: true });
     expect(doc.fields[1].ood).toBeNull();
+    expect(doc.fields[0]).toMatchObject({ warnings: fields[0].warnings, notes: fields[0].notes });
+    expect(doc.fields[1]).toMatchObject({ warnings: [], notes: [] });
     expect(doc.treatments[0].fieldsSetApart).toBe(2);
     expect(doc.scores.treatments.accuracy).toBeNull();
     expect(exportName(model, 'fields', 'csv')).toBe('moa-lens_mcnn-sim-v1_abababab_fields.csv');

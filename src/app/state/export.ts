@@ -53,10 +53,15 @@ function oodNumber(x: number | undefined): number | string | undefined {
   return Number.isFinite(x) ? Number(x.toPrecision(6)) : 'inf';
 }
 
+/** A field's warnings or decoder notes in one cell, one per line (each names its file); empty when there are none. */
+function listCell(items: readonly string[] | undefined): string | undefined {
+  return items?.length ? items.join('\n') : undefined;
+}
+
 export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[], model: ModelRef, mapping: readonly ChannelUse[] = []): string {
   const header = [
     'plate', 'well', 'site', 'compound', 'concentration', 'status', 'predicted_moa', 'confidence',
-    'top2_moa', 'top2_probability', 'top3_moa', 'top3_probability', 'true_moa', 'correct', 'message',
+    'top2_moa', 'top2_probability', 'top3_moa', 'top3_probability', 'true_moa', 'correct', 'message', 'warnings', 'notes',
     'ood_score', 'ood_threshold', 'unlike_training_data', ...probHeaders(classes), 'model', 'model_sha256', 'files',
   ];
   const lines = [...mappingComment(mapping), csvLine(header)];
@@ -65,7 +70,7 @@ export function fieldsCsv(rows: readonly FieldRow[], classes: readonly string[],
       csvLine([
         r.plate, r.well, r.site ?? undefined, r.compound, r.concentration, r.status, r.predictedLabel, round(r.confidence),
         r.top3?.[1]?.label, round(r.top3?.[1]?.probability), r.top3?.[2]?.label, round(r.top3?.[2]?.probability),
-        r.moa, r.correct === undefined ? undefined : r.correct ? 1 : 0, r.message,
+        r.moa, r.correct === undefined ? undefined : r.correct ? 1 : 0, r.message, listCell(r.warnings), listCell(r.notes),
         oodNumber(r.ood?.score), oodNumber(r.ood?.threshold), r.ood === undefined ? undefined : r.ood.unlike ? 1 : 0,
         ...classes.map((_, j) => round(r.probabilities?.[j])), model.name, model.hash, r.files.join(';'),
       ]),
@@ -123,6 +128,8 @@ export function runJson(
       trueMoa: r.moa ?? null,
       correct: r.correct ?? null,
       message: r.message ?? null,
+      warnings: r.warnings ?? [],
+      notes: r.notes ?? [],
       ood: r.ood ? { score: Number.isFinite(r.ood.score) ? r.ood.score : 'inf', threshold: r.ood.threshold, unlikeTrainingData: r.ood.unlike } : null,
     })),
     treatments: treatments.map((t) => ({
