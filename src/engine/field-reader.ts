@@ -112,8 +112,9 @@ function blankPlaneWarning(plane: PixelPlane, what: string, channel: ChannelName
 }
 
 /**
- * One file's image standing for two channels (a greyscale picture saved as RGB, a palette expanded to
- * three planes): one sample is one channel, so the field is refused. Blank planes are left to the warning.
+ * One image standing for two channels (a greyscale picture saved as RGB, a palette expanded to three planes,
+ * or one picture saved twice under two channel names): one sample is one channel, so the field is refused.
+ * Blank planes are left to the warning.
  */
 function copiedChannel(planes: PixelPlane[], sources: string[], channels: readonly ChannelName[]): string | undefined {
   for (let i = 0; i < planes.length; i++) {
@@ -133,7 +134,8 @@ function copiedChannel(planes: PixelPlane[], sources: string[], channels: readon
 /** Reads and decodes one field into planes ordered as `channels` (the bundle's channel order). */
 export async function readField(field: FieldInput, channels: readonly ChannelName[]): Promise<DecodedField> {
   const decoded = await readFieldPlanes(field, channels);
-  const copy = 'file' in field ? copiedChannel(decoded.planes, decoded.sources, channels) : undefined;
+  // From files only: one multi-channel file, or one file per channel (the same picture saved as w1 and w2).
+  const copy = 'planes' in field ? undefined : copiedChannel(decoded.planes, decoded.sources, channels);
   if (copy) throw new FieldError('decode', copy);
   const warnings = decoded.planes.flatMap((plane, i) => blankPlaneWarning(plane, decoded.sources[i], channels[i]) ?? []);
   return { planes: decoded.planes, notes: decoded.notes, warnings, pixelSizes: decoded.pixelSizes, readMs: decoded.readMs, decodeMs: decoded.decodeMs };

@@ -1,5 +1,5 @@
 // The app in Chromium: folder and drop input, predictions and accuracy equal to Node's, bad files listed, offline, no foreign request.
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -15,7 +15,7 @@ import { encodeTiff16 } from '../../training/src/simulate/tiff-writer.ts';
 import { BBBC021_METADATA_DIR as METADATA_DIR } from '../fixtures/paths.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { CSP_PROBE_MOUNT, expectedHeaders, expectLockedDown, pageHeadersOf, probeUrl, runProbe } from './harness/csp.ts';
-import { tinyBundleFiles, writeFilesTo } from './harness/fixtures.ts';
+import { tinyBundleFiles, writeFilesTo, writeZstdField } from './harness/fixtures.ts';
 import { loadReference, referencePrediction } from './harness/node-reference.ts';
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
 
@@ -74,9 +74,8 @@ beforeAll(async () => {
   await writeFile(path.join(plate, blank.files.Tubulin.pathName, blankField.fileName), encodeTiff16({ width: 320, height: 256, data: new Uint16Array(320 * 256) }));
 
   // A field of Zstandard-compressed TIFFs (a codec geotiff loads on demand), for the field view.
-  const zstd = path.join(tmp.dir, 'zstd');
-  await mkdir(zstd);
-  for (const w of ['w1', 'w2', 'w4']) await copyFile(path.join(REPO_ROOT, 'test/fixtures/tiff/gray_u16_zstd.tif'), path.join(zstd, `B02_s1_${w}_zstd.tif`));
+  // Three distinct images (the engine refuses one image standing for two channels); Actin is the libtiff file.
+  await writeZstdField(path.join(tmp.dir, 'zstd'), 'B02_s1', path.join(REPO_ROOT, 'test/fixtures/tiff/gray_u16_zstd.tif'));
 
   // Node reference over the same files and bundle: per-field argmax, treatments, accuracy.
   const verified = await loadBundle(bundleInMemory(bundleFiles), { label: 'tiny', trust: NO_TRUST });

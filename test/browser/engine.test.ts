@@ -1,6 +1,6 @@
 // Engine in Chromium: parity with a Node reference (WASM threads), WebGPU = WASM, cancel, bad files, tampered bundle, flat memory.
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -13,7 +13,7 @@ import { displayPlanes } from '../../src/core/display.ts';
 import { decodeTiff } from '../../src/core/tiff/index.ts';
 import { launchBrowser, type TestBrowser } from './harness/browser.ts';
 import { classifyInPage, createPageEngine, displayInPage, loadPageBundle, openProbe, pageHeapBytes, pageEngineMemory, type FieldUrls } from './harness/engine-driver.ts';
-import { tinyBundleFiles, writeFieldTiffs, writeFilesTo, type FieldFiles } from './harness/fixtures.ts';
+import { tinyBundleFiles, writeFieldTiffs, writeFilesTo, writeZstdField, type FieldFiles } from './harness/fixtures.ts';
 import { loadReference, maxAbsDiff, referencePrediction } from './harness/node-reference.ts';
 import { WorkerHeapProbe } from './harness/worker-heap.ts';
 import { REPO_ROOT, startServer, tempDir, type TestServer } from './harness/server.ts';
@@ -59,9 +59,8 @@ beforeAll(async () => {
   await cp(path.join(tmp.dir, 'signed'), path.join(tmp.dir, 'signed-changed'), { recursive: true });
   const changed = path.join(tmp.dir, 'signed-changed', METADATA_FILE);
   await writeFile(changed, (await readFile(changed, 'utf8')).replace('"binning": 1', '"binning": 2'));
-  // A field of Zstandard TIFFs (a codec geotiff loads on demand), 40x24.
-  await mkdir(path.join(tmp.dir, 'zstd'));
-  for (const w of ['w1', 'w2', 'w4']) await copyFile(ZSTD_TIFF, path.join(tmp.dir, 'zstd', `Z01_s1_${w}.tif`));
+  // A field of Zstandard TIFFs (a codec geotiff loads on demand), 40x24, three distinct images (Actin: the libtiff file).
+  await writeZstdField(path.join(tmp.dir, 'zstd'), 'Z01_s1', ZSTD_TIFF);
   // Unreadable file for the bad-input case.
   await writeFile(path.join(tmp.dir, 'fields', 'broken.tif'), new TextEncoder().encode('this is not a TIFF'));
   // Memory test fields: small, one tile each.

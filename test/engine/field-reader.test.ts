@@ -127,4 +127,17 @@ describe('one sample is one channel', () => {
     const error = await readError(readField({ id: 'lut', file: blobOf(path.join(tmp, 'grey_lut.tif')), name: 'grey_lut.tif', channelOrder: [0, 1, 2] }, CHANNELS));
     expect(error.message).toMatch(/channel 1 of "grey_lut\.tif" \(as DNA\) and channel 2 of "grey_lut\.tif" \(as Tubulin\) are the same image: one stain cannot stand for two channels/);
   });
+
+  test('one greyscale picture saved as two channel files (w1 and w2) is refused, naming both files; the real third channel is no help', async () => {
+    const picture = fs.readFileSync(human(0));
+    for (const w of ['w1', 'w2']) fs.writeFileSync(path.join(tmp, `D03_s1_${w}.tif`), picture);
+    const file = (name: string) => new File([new Uint8Array(fs.readFileSync(path.join(tmp, name)))], name);
+    const copied = { DNA: file('D03_s1_w1.tif'), Tubulin: file('D03_s1_w2.tif'), Actin: blobOf(human(2)) };
+    const error = await readError(readField({ id: 'copied', channels: copied }, CHANNELS));
+    expect(error.stage).toBe('decode');
+    expect(error.message).toMatch(/^"D03_s1_w1\.tif" \(as DNA\) and "D03_s1_w2\.tif" \(as Tubulin\) are the same image: one stain cannot stand for two channels/);
+    // The same picture as DNA and Actin, named by the field's names: refused too.
+    const named = await readError(readField({ id: 'named', channels: { DNA: blobOf(human(0)), Tubulin: blobOf(human(1)), Actin: blobOf(human(0)) }, names: { DNA: 'a_d0.tif', Tubulin: 'a_d1.tif', Actin: 'b_d0.tif' } }, CHANNELS));
+    expect(named.message).toMatch(/"a_d0\.tif" \(as DNA\) and "b_d0\.tif" \(as Actin\) are the same image/);
+  });
 });

@@ -1,5 +1,5 @@
 // Test fixtures written from scratch: tiny M-CNN bundles, synthetic 3-channel fields, uncompressed 16-bit TIFF bytes.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeBundleFiles } from '../../../src/core/bundle.ts';
@@ -8,26 +8,53 @@ import { CHANNELS, MOA_CLASSES } from '../../../src/core/labels.ts';
 import { buildMcnn } from '../../../src/core/mcnn.ts';
 import type { PreprocessSpec } from '../../../src/core/preprocess.ts';
 
-/** Little-endian baseline TIFF: one 16-bit grey plane, one uncompressed strip. */
-export function encodeTiffU16(width: number, height: number, data: Uint16Array): Uint8Array {
+/**
+ * A Zstandard frame (RFC 8878) holding `bytes` in stored (raw) blocks: valid Zstandard that any decoder reads,
+ * written without a compressor. Single segment, 4-byte content size, no checksum, blocks of at most 128 KiB.
+ */
+export function zstdStoredFrame(bytes: Uint8Array): Uint8Array {
+  const BLOCK = 128 * 1024;
+  const blocks = Math.max(1, Math.ceil(bytes.length / BLOCK));
+  const out = new Uint8Array(4 + 1 + 4 + blocks * 3 + bytes.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0xfd2fb528, true);
+  out[4] = 0xa0; // frame content size in 4 bytes, single segment
+  view.setUint32(5, bytes.length, true);
+  let at = 9;
+  for (let b = 0; b < blocks; b++) {
+    const chunk = bytes.subarray(b * BLOCK, Math.min(bytes.length, (b + 1) * BLOCK));
+    const header = (chunk.length << 3) | (0 << 1) | (b === blocks - 1 ? 1 : 0); // block type 0: raw
+    out.set([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff], at);
+    out.set(chunk, at + 3);
+    at += 3 + chunk.length;
+  }
+  return out;
+}
+
+/** Little-endian baseline TIFF: one 16-bit grey plane in one strip, uncompressed or Zstandard (compression 50000, stored blocks). */
+export function encodeTiffU16(width: number, height: number, data: Uint16Array, compression: 'none' | 'zstd' = 'none'): Uint8Array {
+  const raw = new Uint8Array(width * height * 2);
+  const rawView = new DataView(raw.buffer);
+  for (let i = 0; i < data.length; i++) rawView.setUint16(2 * i, data[i], true);
+  const strip = compression === 'zstd' ? zstdStoredFrame(raw) : raw;
   const tags: [number, number, number, number][] = [
     // tag, type (3 SHORT, 4 LONG), count, value
     [256, 4, 1, width],
     [257, 4, 1, height],
     [258, 3, 1, 16],
-    [259, 3, 1, 1],
+    [259, 3, 1, compression === 'zstd' ? 50000 : 1],
     [262, 3, 1, 1],
     [273, 4, 1, 0], // strip offset, patched below
     [277, 3, 1, 1],
     [278, 4, 1, height],
-    [279, 4, 1, width * height * 2],
+    [279, 4, 1, strip.length],
     [339, 3, 1, 1],
   ];
   const ifdOffset = 8;
   const ifdBytes = 2 + tags.length * 12 + 4;
   const pixelOffset = ifdOffset + ifdBytes;
   tags[5][3] = pixelOffset;
-  const out = new Uint8Array(pixelOffset + width * height * 2);
+  const out = new Uint8Array(pixelOffset + strip.length);
   const view = new DataView(out.buffer);
   out.set([0x49, 0x49, 42, 0]);
   view.setUint32(4, ifdOffset, true);
@@ -41,8 +68,23 @@ export function encodeTiffU16(width: number, height: number, data: Uint16Array):
     else view.setUint32(o + 8, value, true);
   });
   view.setUint32(ifdOffset + 2 + tags.length * 12, 0, true);
-  for (let i = 0; i < data.length; i++) view.setUint16(pixelOffset + 2 * i, data[i], true);
+  out.set(strip, pixelOffset);
   return out;
+}
+
+/**
+ * A field of three Zstandard TIFFs, 40x24, `<stem>_w1.tif`, `_w2.tif` and `_w4.tif` (DNA, Tubulin, Actin): w1 and w2
+ * written here from distinct synthetic planes (stored Zstandard blocks), w4 a copy of `libtiffZstd` (really compressed).
+ * Three distinct images: the engine refuses one image standing for two channels. Returns the three paths.
+ */
+export async function writeZstdField(dir: string, stem: string, libtiffZstd: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const [dna, tubulin] = syntheticField(11, 24, 40);
+  const paths = ['w1', 'w2', 'w4'].map((w) => path.join(dir, `${stem}_${w}.tif`));
+  await writeFile(paths[0], encodeTiffU16(40, 24, dna, 'zstd'));
+  await writeFile(paths[1], encodeTiffU16(40, 24, tubulin, 'zstd'));
+  await copyFile(libtiffZstd, paths[2]);
+  return paths;
 }
 
 /** Small deterministic PRNG (mulberry32). */
