@@ -27,7 +27,7 @@ describe('well names', () => {
 
 describe('layoutPlate', () => {
   it('places wells row-major on the inferred grid and lists names it cannot place', () => {
-    const s = (well: string) => ({ well, predicted: 1, confidence: 0.5, fields: 1, failed: 0 });
+    const s = (well: string) => ({ well, predicted: 1, confidence: 0.5, fields: 1, failed: 0, setApart: 0 });
     const map = layoutPlate('P1', [s('B3'), s('H12'), s('junk')]);
     expect(map.format.wells).toBe(96);
     expect(map.cells).toHaveLength(96);
@@ -60,5 +60,18 @@ describe('platesFromFields', () => {
     expect(b02.compound).toBe('taxol');
     const c05 = maps[0].cells.find((c) => c.well === 'C05')!.summary!;
     expect(c05.predicted).toBe(-1);
+  });
+
+  it('leaves fields unlike the training data out of the well, as out of the treatment calls, and counts them', () => {
+    const [map] = platesFromFields([
+      { plate: 'P', well: 'A01', status: 'ok', probabilities: [0.9, 0.1], ood: { unlike: true } },
+      { plate: 'P', well: 'A01', status: 'ok', probabilities: [0.3, 0.7], ood: { unlike: false } },
+      { plate: 'P', well: 'A02', status: 'ok', probabilities: [0.9, 0.1], ood: { unlike: true } },
+    ]);
+    const a01 = map.cells.find((c) => c.well === 'A01')!.summary!;
+    expect(a01).toMatchObject({ predicted: 1, fields: 2, setApart: 1 });
+    expect(a01.confidence).toBeCloseTo(0.7, 6);
+    const a02 = map.cells.find((c) => c.well === 'A02')!.summary!;
+    expect(a02).toMatchObject({ predicted: -1, fields: 1, failed: 0, setApart: 1 });
   });
 });

@@ -49,12 +49,14 @@ export function inferFormat(wells: WellPosition[]): PlateFormat | null {
 /** What the map shows in one well. */
 export interface WellSummary {
   well: string;
-  /** Predicted class index of the well (mean of its fields' probabilities), -1 when no field succeeded. */
+  /** Predicted class index of the well (mean of its in-distribution fields' probabilities), -1 when none was classified or all were set apart. */
   predicted: number;
   confidence: number;
   /** Fields in the well: classified and failed. */
   fields: number;
   failed: number;
+  /** Classified fields unlike the training data (the OOD check): left out of the well's mean, as out of the treatment calls. */
+  setApart: number;
   /** Ground truth class index when known. */
   label?: number;
   compound?: string;
@@ -111,12 +113,17 @@ export interface WellField {
   well: string;
   status: 'pending' | 'ok' | 'failed';
   probabilities?: ArrayLike<number>;
+  /** The OOD check's verdict on a classified field; `unlike` fields are not averaged into the well. */
+  ood?: { unlike: boolean };
   label?: number;
   compound?: string;
   concentration?: number;
 }
 
-/** One map per plate (plates in natural order); each well's class is the argmax of its fields' mean probabilities. */
+/**
+ * One map per plate (plates in natural order); each well's class is the argmax of the mean probabilities of its
+ * classified fields that are not unlike the training data (those are counted in `setApart`).
+ */
 export function platesFromFields(fields: readonly WellField[]): PlateMap[] {
   const plates = new Map<string, Map<string, WellField[]>>();
   for (const f of fields) {
@@ -129,7 +136,8 @@ export function platesFromFields(fields: readonly WellField[]): PlateMap[] {
   const collator = new Intl.Collator('en', { numeric: true });
   return [...plates.keys()].sort(collator.compare).map((plate) => {
     const summaries: WellSummary[] = [...plates.get(plate)!].map(([well, fs]) => {
-      const ok = fs.filter((f) => f.status === 'ok' && f.probabilities);
+      const classified = fs.filter((f) => f.status === 'ok' && f.probabilities);
+      const ok = classified.filter((f) => f.ood?.unlike !== true);
       let predicted = -1;
       let confidence = 0;
       if (ok.length) {
@@ -147,6 +155,7 @@ export function platesFromFields(fields: readonly WellField[]): PlateMap[] {
         confidence,
         fields: fs.length,
         failed: fs.filter((f) => f.status === 'failed').length,
+        setApart: classified.length - ok.length,
         label: first.label,
         compound: first.compound,
         concentration: first.concentration,
