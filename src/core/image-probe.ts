@@ -7,7 +7,8 @@
 import { TiffDecodeError } from './errors.ts';
 import { channelName, RGB_NAMES } from './tiff/decode.ts';
 import { determineLayout } from './tiff/layout.ts';
-import { readTiffStructure } from './tiff/structure.ts';
+import type { ReadSlice } from './tiff/probe.ts';
+import { MissingBytes, readTiffStructure, type FileParts } from './tiff/structure.ts';
 
 export type ProbedFormat = 'tiff' | 'png' | 'jpeg';
 
@@ -31,7 +32,7 @@ export function sniffFormat(bytes: Uint8Array): ProbedFormat | undefined {
   return undefined;
 }
 
-function probeTiff(bytes: Uint8Array, fileName: string): ImageChannels {
+function probeTiff(bytes: Uint8Array | FileParts, fileName: string): ImageChannels {
   const structure = readTiffStructure(bytes, fileName);
   const layout = determineLayout(structure.pages, fileName);
   const selected = layout.placements.filter((p) => p.z === 0 && p.t === 0).sort((a, b) => a.c - b.c);
@@ -103,4 +104,39 @@ export function probeImage(bytes: Uint8Array, fileName: string): ImageChannels {
   if (format === 'jpeg') return probeJpeg(bytes, fileName);
   if (bytes.length === 0) throw new Error(`"${fileName}" is empty (0 bytes). The file may not have been copied completely.`);
   throw new Error(`"${fileName}" is not a TIFF, PNG or JPEG image (its first bytes say otherwise).`);
+}
+
+/** Bytes read first: the header, and for most TIFFs written directory-first every page directory too. */
+export const PROBE_HEAD_BYTES = 64 * 1024;
+/** Bytes read at a time for a page directory (and its values) beyond the head. */
+const PROBE_RANGE_BYTES = 16 * 1024;
+/** Bytes of a JPEG read to find its frame header (after EXIF data and thumbnails). */
+const JPEG_HEAD_BYTES = 1 << 20;
+/** Ranges read beyond the head before the probe reads the rest of the file whole (a stack of thousands of pages). */
+const MAX_PROBE_RANGES = 256;
+
+/**
+ * probeImage on a file read in parts through `read`, not whole: the first PROBE_HEAD_BYTES, then for a TIFF
+ * the ranges its page directories and their values lie in (libtiff writes them after the pixels), and the
+ * whole file only when its pages need more than MAX_PROBE_RANGES ranges. The same answer and the same
+ * errors as probeImage on the whole file.
+ */
+export async function probeImageFile(read: ReadSlice, size: number, fileName: string): Promise<ImageChannels> {
+  const head = await read(0, Math.min(size, PROBE_HEAD_BYTES));
+  const format = sniffFormat(head);
+  if (format === 'jpeg' && head.length < size) return probeImage(await read(0, Math.min(size, JPEG_HEAD_BYTES)), fileName);
+  if (format !== 'tiff' || head.length >= size) return probeImage(head, fileName);
+  const file: FileParts = { length: size, parts: [{ offset: 0, bytes: head }] };
+  for (let ranges = 0; ranges < MAX_PROBE_RANGES; ranges++) {
+    try {
+      return probeTiff(file, fileName);
+    } catch (e) {
+      if (!(e instanceof MissingBytes)) throw e;
+      const length = Math.min(size - e.offset, Math.max(e.length, PROBE_RANGE_BYTES));
+      const bytes = await read(e.offset, length);
+      if (bytes.length < e.length) throw new Error(`"${fileName}" could not be read: ${bytes.length} of ${e.length} bytes at ${e.offset} came back.`);
+      file.parts.push({ offset: e.offset, bytes });
+    }
+  }
+  return probeImage(await read(0, size), fileName);
 }

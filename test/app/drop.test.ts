@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDrop, collectEntries, collectPicked, kindOf, probeDropped, sortDrop, type EntryLike } from '../../src/app/state/drop.ts';
 import { encodeTiff8, ramp } from '../fixtures/image-files.ts';
@@ -133,5 +133,31 @@ describe('probeDropped', () => {
     expect((probes.get('x/broken.tif') as Error).message).toContain('broken.tif');
     expect(probes.get('x/rgba.tif')).toMatchObject({ channelNames: ['Red', 'Green', 'Blue', 'Alpha'] });
     expect(probes.get('x/palette.tif')).toMatchObject({ channelNames: [undefined] });
+  });
+
+  it('reads a TIFF in parts, not whole: a real 726 kB ImageXpress file whose page directory follows its pixels', async () => {
+    const folder = join(REAL_TIFFS_DIR, 'cellprofiler-examples/ExampleStraightenWorms');
+    const name = readdirSync(folder).sort()[0];
+    /** A dropped File that counts the bytes read through its slices, and reads of itself whole. */
+    class CountingFile extends File {
+      bytesRead = 0;
+      wholeReads = 0;
+      override slice(start = 0, end = this.size, type?: string): Blob {
+        const from = Math.max(0, Math.min(this.size, start));
+        this.bytesRead += Math.max(0, Math.min(this.size, end) - from);
+        return super.slice(start, end, type);
+      }
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        this.wholeReads++;
+        this.bytesRead += this.size;
+        return super.arrayBuffer();
+      }
+    }
+    const file = new CountingFile([readFileSync(join(folder, name))], name);
+    const probes = await probeDropped([{ path: `worms/${name}`, file }]);
+    expect(probes.get(`worms/${name}`)).toEqual({ format: 'tiff', width: 696, height: 520, channelNames: [undefined] });
+    expect(file.wholeReads).toBe(0);
+    expect(file.bytesRead).toBeGreaterThan(64 * 1024); // the head and the directory at the end...
+    expect(file.bytesRead).toBeLessThan(100_000); // ...of 725,978 bytes
   });
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { probeImage } from '../../src/core/image-probe.ts';
+import { PROBE_HEAD_BYTES, probeImage, probeImageFile } from '../../src/core/image-probe.ts';
 import { decodeTiff } from '../../src/core/tiff/index.ts';
 import { encodeTiffPages, encodeTiffPlanar } from '../../training/src/simulate/tiff-writer.ts';
 import { encodePng, encodeTiff8, GREEN_PALETTE, GREY_PALETTE, ramp } from '../fixtures/image-files.ts';
@@ -73,6 +73,68 @@ describe('the real corpus: the probe agrees with the decoder on every file', () 
     expect([probe.width, probe.height]).toEqual([decoded.width, decoded.height]);
     if (/palette/.test(file)) expect(probe.channelNames).toHaveLength(1);
     else expect(probe.channelNames).toHaveLength(decoded.planes.length);
+  });
+});
+
+/** A file read through ReadSlice, as the app reads a dropped Blob, counting the calls and the bytes asked for. */
+function countingReader(bytes: Uint8Array) {
+  const reads: [number, number][] = [];
+  const read = async (offset: number, length: number) => {
+    reads.push([offset, length]);
+    return bytes.slice(offset, offset + length);
+  };
+  return { read, reads, bytesRead: () => reads.reduce((n, [, length]) => n + length, 0) };
+}
+
+describe('probeImageFile: the header and the page directories, not the whole file', () => {
+  const corpus = ['cellprofiler-examples/ExampleHuman', 'cellprofiler-examples/ExampleIlluminationCorrection', 'cellprofiler-examples/ExampleStraightenWorms', 'codecs', 'ome'].flatMap((folder) =>
+    fs.readdirSync(path.join(REAL_TIFFS_DIR, folder)).filter((n) => /\.tiff?$/.test(n)).map((n) => `${folder}/${n}`),
+  );
+
+  test.each(corpus)('%s: the same answer as probeImage on the whole file', async (file) => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(REAL_TIFFS_DIR, file)));
+    const name = path.basename(file);
+    const whole = (() => {
+      try {
+        return probeImage(bytes, name);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    const { read, bytesRead } = countingReader(bytes);
+    const parts = await probeImageFile(read, bytes.length, name).catch((e: Error) => e.message);
+    expect(parts).toEqual(whole);
+    expect(bytesRead()).toBeLessThanOrEqual(Math.max(bytes.length, PROBE_HEAD_BYTES));
+  });
+
+  test('a real ImageXpress file whose page directory follows its 724 kB of pixels: the first 64 KiB and one range at the end', async () => {
+    const folder = path.join(REAL_TIFFS_DIR, 'cellprofiler-examples/ExampleStraightenWorms');
+    const name = fs.readdirSync(folder).sort()[0];
+    const bytes = new Uint8Array(fs.readFileSync(path.join(folder, name)));
+    const { read, reads, bytesRead } = countingReader(bytes);
+    expect(await probeImageFile(read, bytes.length, name)).toEqual({ format: 'tiff', width: 696, height: 520, channelNames: [undefined] });
+    expect(reads[0]).toEqual([0, PROBE_HEAD_BYTES]);
+    expect(reads.length).toBeGreaterThan(1);
+    expect(reads.slice(1).every(([offset]) => offset > 700_000)).toBe(true);
+    expect(bytesRead()).toBeLessThan(100_000); // of 725,978
+  });
+
+  test('a real 35-page OME-TIFF (2.6 MB, a directory before each page): a fraction of it', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(REAL_TIFFS_DIR, 'ome/4D-series.ome.tif')));
+    const { read, bytesRead } = countingReader(bytes);
+    expect(await probeImageFile(read, bytes.length, '4D-series.ome.tif')).toEqual(probeImage(bytes, '4D-series.ome.tif'));
+    expect(bytesRead()).toBeLessThan(bytes.length / 2);
+  });
+
+  test('a damaged file gets the whole-file error: a page directory beyond the end, a file shorter than its header', async () => {
+    const human = new Uint8Array(fs.readFileSync(path.join(REAL_TIFFS_DIR, 'cellprofiler-examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif')));
+    const cut = human.slice(0, 100_000); // its directory was at 232,890 of 233,336 bytes
+    const { read } = countingReader(cut);
+    const error = await probeImageFile(read, cut.length, 'cut.tif').catch((e: Error) => e.message);
+    expect(error).toMatch(/^"cut\.tif" is incomplete/);
+    expect(error).toBe((() => { try { probeImage(cut, 'cut.tif'); return 'no error'; } catch (e) { return (e as Error).message; } })());
+    const tiny = countingReader(Uint8Array.from([0x49, 0x49, 42, 0]));
+    await expect(probeImageFile(tiny.read, 4, 'tiny.tif')).rejects.toThrow(/"tiny\.tif"/);
   });
 });
 

@@ -1,6 +1,6 @@
 // Turns a drop (files and folders, via FileSystemEntry) or a file picker selection into files with relative paths,
 // and reads what the images hold (their channels) before a run.
-import { probeImage, type ImageChannels } from '../../core/image-probe.ts';
+import { probeImageFile, type ImageChannels } from '../../core/image-probe.ts';
 import { checkBeforeReading, DEFAULT_MAX_DECODE_BYTES } from '../../core/tiff/index.ts';
 
 /** A file with the path it had inside what the user dropped or picked ("Week1_22123/B02_s1_w1.tif"). */
@@ -168,14 +168,12 @@ export function sortDrop(files: DroppedFile[]): SortedDrop {
   return out;
 }
 
-/** Bytes of a PNG or JPEG read to find its header. */
-const IMAGE_HEAD_BYTES = 1 << 20;
-
 /**
  * What each file holds (size and channels, from its header; no pixels decoded), by path, or the
- * error that says why it cannot be read. A TIFF is read whole (its page chain may end anywhere) once
- * the engine's own size check passes, so a file the run would refuse is refused here, before it,
- * with the same message. One file at a time; one bad file never stops the rest.
+ * error that says why it cannot be read. A TIFF is first checked by the engine's own size check, so a
+ * file the run would refuse is refused here, before it, with the same message; then only its header and
+ * the ranges its page directories lie in are read (core probeImageFile), not the pixels. One file at a
+ * time; one bad file never stops the rest.
  */
 export async function probeDropped(
   files: readonly DroppedFile[],
@@ -186,16 +184,15 @@ export async function probeDropped(
   for (const { file, path } of files) {
     const name = path.split('/').pop() ?? path;
     try {
-      const tiff = /\.tiff?$/i.test(name);
-      if (tiff) await checkBeforeReading(async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()), file.size, name, DEFAULT_MAX_DECODE_BYTES);
-      const part = tiff ? file : file.slice(0, IMAGE_HEAD_BYTES);
-      let buffer: ArrayBuffer;
-      try {
-        buffer = await part.arrayBuffer();
-      } catch (e) {
-        throw new Error(`Could not read "${name}" (${message(e)}).`);
-      }
-      out.set(path, probeImage(new Uint8Array(buffer), name));
+      const readSlice = async (offset: number, length: number) => {
+        try {
+          return new Uint8Array(await file.slice(offset, offset + length).arrayBuffer());
+        } catch (e) {
+          throw new Error(`Could not read "${name}" (${message(e)}).`);
+        }
+      };
+      if (/\.tiff?$/i.test(name)) await checkBeforeReading(readSlice, file.size, name, DEFAULT_MAX_DECODE_BYTES);
+      out.set(path, await probeImageFile(readSlice, file.size, name));
     } catch (err) {
       const problem = err instanceof Error ? err : new Error(String(err));
       out.set(path, problem.message.includes(name) ? problem : new Error(`Could not read "${name}" (${problem.message}).`));

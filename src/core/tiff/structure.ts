@@ -61,27 +61,60 @@ interface RawEntry {
   valueOffset: number;
 }
 
-class Reader {
-  readonly view: DataView;
+/**
+ * Parts of a file at their offsets, and the file's length: what a probe has read of a file so far (its header,
+ * then the ranges the page directories need), instead of the whole file.
+ */
+export interface FileParts {
+  length: number;
+  parts: { offset: number; bytes: Uint8Array }[];
+}
+
+/** The walk needs bytes of the file that are not among its FileParts: read them (or more) and walk again. */
+export class MissingBytes extends Error {
   constructor(
-    readonly bytes: Uint8Array,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    super(`bytes ${offset}+${length} not read`);
+    this.name = 'MissingBytes';
+  }
+}
+
+class Reader {
+  private readonly views: { offset: number; end: number; bytes: Uint8Array; view: DataView }[];
+  constructor(
+    file: FileParts,
     readonly littleEndian: boolean,
     readonly bigTiff: boolean,
     readonly fileName: string,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.length = file.length;
+    this.views = file.parts.map(({ offset, bytes }) => ({ offset, end: offset + bytes.byteLength, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) }));
   }
-  get length(): number {
-    return this.bytes.byteLength;
+  /** The file's length in bytes (all of it, whatever was read). */
+  readonly length: number;
+  /** The view holding bytes [at, at + n) of the file, and where they start in it; MissingBytes when no part holds them all. */
+  locate(at: number, n: number): { view: DataView; bytes: Uint8Array; base: number } {
+    for (const v of this.views) if (at >= v.offset && at + n <= v.end) return { view: v.view, bytes: v.bytes, base: at - v.offset };
+    if (this.views.some((v) => v.offset === 0 && v.end >= this.length)) throw corrupt(this.fileName, `bytes ${at}+${n} beyond ${this.length}`);
+    throw new MissingBytes(at, n);
+  }
+  range(at: number, n: number): Uint8Array {
+    const { bytes, base } = this.locate(at, n);
+    return bytes.subarray(base, base + n);
   }
   u16(at: number): number {
-    return this.view.getUint16(at, this.littleEndian);
+    const { view, base } = this.locate(at, 2);
+    return view.getUint16(base, this.littleEndian);
   }
   u32(at: number): number {
-    return this.view.getUint32(at, this.littleEndian);
+    const { view, base } = this.locate(at, 4);
+    return view.getUint32(base, this.littleEndian);
   }
   u64(at: number): number {
-    const v = this.view.getBigUint64(at, this.littleEndian);
+    const { view, base } = this.locate(at, 8);
+    const v = view.getBigUint64(base, this.littleEndian);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(this.fileName, `64-bit value ${v} at ${at}`);
     return Number(v);
   }
@@ -111,21 +144,23 @@ function truncated(fileName: string, detail: string): TiffDecodeError {
 function readEntryValues(r: Reader, e: RawEntry): number[] {
   const size = TYPE_SIZES[e.type];
   const out: number[] = new Array(e.count);
+  const { view, base } = r.locate(e.valueOffset, size * e.count);
+  const le = r.littleEndian;
   for (let i = 0; i < e.count; i++) {
-    const at = e.valueOffset + i * size;
+    const at = base + i * size;
     switch (e.type) {
-      case 1: case 7: out[i] = r.view.getUint8(at); break;
-      case 6: out[i] = r.view.getInt8(at); break;
-      case 3: out[i] = r.u16(at); break;
-      case 8: out[i] = r.view.getInt16(at, r.littleEndian); break;
-      case 4: case 13: out[i] = r.u32(at); break;
-      case 9: out[i] = r.view.getInt32(at, r.littleEndian); break;
-      case 16: case 18: out[i] = r.u64(at); break;
-      case 17: out[i] = Number(r.view.getBigInt64(at, r.littleEndian)); break;
-      case 5: { const d = r.u32(at + 4); out[i] = d === 0 ? 0 : r.u32(at) / d; break; }
-      case 10: { const d = r.view.getInt32(at + 4, r.littleEndian); out[i] = d === 0 ? 0 : r.view.getInt32(at, r.littleEndian) / d; break; }
-      case 11: out[i] = r.view.getFloat32(at, r.littleEndian); break;
-      case 12: out[i] = r.view.getFloat64(at, r.littleEndian); break;
+      case 1: case 7: out[i] = view.getUint8(at); break;
+      case 6: out[i] = view.getInt8(at); break;
+      case 3: out[i] = view.getUint16(at, le); break;
+      case 8: out[i] = view.getInt16(at, le); break;
+      case 4: case 13: out[i] = view.getUint32(at, le); break;
+      case 9: out[i] = view.getInt32(at, le); break;
+      case 16: case 18: out[i] = r.u64(e.valueOffset + i * size); break;
+      case 17: out[i] = Number(view.getBigInt64(at, le)); break;
+      case 5: { const d = view.getUint32(at + 4, le); out[i] = d === 0 ? 0 : view.getUint32(at, le) / d; break; }
+      case 10: { const d = view.getInt32(at + 4, le); out[i] = d === 0 ? 0 : view.getInt32(at, le) / d; break; }
+      case 11: out[i] = view.getFloat32(at, le); break;
+      case 12: out[i] = view.getFloat64(at, le); break;
       default: out[i] = 0;
     }
   }
@@ -133,18 +168,23 @@ function readEntryValues(r: Reader, e: RawEntry): number[] {
 }
 
 function readAscii(r: Reader, e: RawEntry): string {
-  let end = e.valueOffset + e.count;
-  const zero = r.bytes.indexOf(0, e.valueOffset);
-  if (zero >= 0 && zero < end) end = zero;
-  return new TextDecoder('utf-8', { fatal: false }).decode(r.bytes.subarray(e.valueOffset, end));
+  const value = r.range(e.valueOffset, e.count);
+  const zero = value.indexOf(0);
+  return new TextDecoder('utf-8', { fatal: false }).decode(zero >= 0 ? value.subarray(0, zero) : value);
 }
 
-/** Reads the header and every page's key tags; throws TiffDecodeError on anything out of bounds. */
-export function readTiffStructure(bytes: Uint8Array, fileName: string): TiffStructure {
-  if (bytes.byteLength === 0) {
+/**
+ * Reads the header and every page's key tags; throws TiffDecodeError on anything out of bounds. From parts of
+ * the file (FileParts), MissingBytes says which bytes the walk needs that were not read.
+ */
+export function readTiffStructure(file: Uint8Array | FileParts, fileName: string): TiffStructure {
+  const parts = file instanceof Uint8Array ? { length: file.byteLength, parts: [{ offset: 0, bytes: file }] } : file;
+  const bytes = parts.parts.find((p) => p.offset === 0)?.bytes ?? new Uint8Array(0);
+  if (parts.length === 0) {
     throw new TiffDecodeError(fileName, 'empty-file', `"${fileName}" is empty (0 bytes). The file may not have been copied completely.`);
   }
-  if (bytes.byteLength < 8) throw notTiff(fileName, bytes);
+  if (parts.length < 8) throw notTiff(fileName, bytes);
+  if (bytes.byteLength < Math.min(16, parts.length)) throw new MissingBytes(0, Math.min(16, parts.length));
   const order = String.fromCharCode(bytes[0], bytes[1]);
   if (order !== 'II' && order !== 'MM') throw notTiff(fileName, bytes);
   const littleEndian = order === 'II';
@@ -152,8 +192,8 @@ export function readTiffStructure(bytes: Uint8Array, fileName: string): TiffStru
   const version = probe.getUint16(2, littleEndian);
   if (version !== 42 && version !== 43) throw notTiff(fileName, bytes);
   const bigTiff = version === 43;
-  if (bigTiff && bytes.byteLength < 16) throw truncated(fileName, 'BigTIFF header shorter than 16 bytes');
-  const r = new Reader(bytes, littleEndian, bigTiff, fileName);
+  if (bigTiff && parts.length < 16) throw truncated(fileName, 'BigTIFF header shorter than 16 bytes');
+  const r = new Reader(parts, littleEndian, bigTiff, fileName);
   let offset = bigTiff ? r.u64(8) : r.u32(4);
   const pages: PageSummary[] = [];
   const seen = new Set<number>();
@@ -262,7 +302,7 @@ function summarisePage(r: Reader, index: number, entries: Map<number, RawEntry>,
     description: text(270),
     pageName: text(285),
     colorMap: nums(320),
-    jpegTables: entries.has(347) ? r.bytes.slice(entries.get(347)!.valueOffset, entries.get(347)!.valueOffset + entries.get(347)!.count) : undefined,
+    jpegTables: entries.has(347) ? r.range(entries.get(347)!.valueOffset, entries.get(347)!.count).slice() : undefined,
     xResolution: nums(282)?.[0],
     yResolution: nums(283)?.[0],
     resolutionUnit: one(296, 2),
