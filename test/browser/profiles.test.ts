@@ -73,15 +73,22 @@ describe('profiles: trainer and app', () => {
     expect(await page.locator('[data-testid="treatment-map"] .point').count()).toBe(trainer.rows.size);
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'map.png'), fullPage: true });
     expect(await page.locator('[data-testid="treatment-map"] .point.control').count()).toBe(1);
-    // Points overlap, so the events go to the point itself: hovering describes the treatment, a click opens its field.
+    // Points overlap, so the events go to the point itself: hovering describes the treatment, a click opens its field;
+    // so do the keyboard's focus and Enter.
     const point = page.locator('[data-testid="treatment-map"] .point[data-treatment="cytochalasin B@10"]');
     await point.dispatchEvent('mouseenter');
     expect(await page.textContent('[data-testid="map-hover"]')).toMatch(/^cytochalasin B 10 µM · predicted /);
+    const opened = async () => {
+      await page.waitForSelector('[data-testid="field-view"][open]');
+      expect(await page.textContent('[data-testid="field-files"]')).toContain('Week1_150607_B04_s1_w1');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('[data-testid="field-view"]', { state: 'detached' });
+    };
     await point.dispatchEvent('click');
-    await page.waitForSelector('[data-testid="field-view"][open]');
-    expect(await page.textContent('[data-testid="field-files"]')).toContain('Week1_150607_B04_s1_w1');
-    await page.keyboard.press('Escape');
-    await page.waitForSelector('[data-testid="field-view"][open]', { state: 'detached' }).catch(() => undefined);
+    await opened();
+    await point.focus();
+    await page.keyboard.press('Enter');
+    await opened();
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-profiles-csv"]')]);
     const app = parseCsv(await readFile((await download.path())!, 'utf8'));
     expect(app[0]).toEqual(trainer.header);
