@@ -6,6 +6,7 @@ import { DEMO_INDEX_FILE, type DemoIndex } from '../../../src/core/demo-plate.ts
 import { CHANNELS } from '../../../src/core/labels.ts';
 import { treatmentKey } from '../../../src/core/metadata.ts';
 import { IMAGE_TABLE, MOA_TABLE, parseMetadataTables, writeSimulatedDataset, type MetadataTables } from './dataset-writer.ts';
+import { SIMULATOR_VERSION } from './render-field.ts';
 
 /**
  * Everything needed to re-render the demo plate bit for bit, without the full BBBC021 tables: the chosen
@@ -32,11 +33,15 @@ export function specTables(spec: DemoPlateSpec): MetadataTables {
   return parseMetadataTables([spec.imageHeader, ...spec.imageLines].join('\n'), [spec.moaHeader, ...spec.moaLines].join('\n'), `demo plate "${spec.name}"`);
 }
 
-/** Writes the demo plate (CSVs, TIFFs, index.json) into outDir; does nothing when index.json already matches the spec. */
+/**
+ * Writes the demo plate (CSVs, TIFFs, index.json) into outDir; does nothing when index.json already matches the
+ * spec rendered by this simulator version (its specSha256 hashes the version line and the spec text, so a new
+ * simulator version re-renders the plate).
+ */
 export async function writeDemoPlate(specText: string, outDir: string, onField?: (done: number, total: number) => void): Promise<{ index: DemoIndex; written: boolean }> {
   const spec = JSON.parse(specText) as DemoPlateSpec;
   if (spec.version !== 1) throw new Error(`demo plate spec version ${spec.version} is not supported (expected 1).`);
-  const specSha256 = createHash('sha256').update(specText).digest('hex');
+  const specSha256 = createHash('sha256').update(`simulator version ${SIMULATOR_VERSION}\n`).update(specText).digest('hex');
   const existing = await readFile(path.join(outDir, DEMO_INDEX_FILE), 'utf8').then((t) => JSON.parse(t) as DemoIndex).catch(() => null);
   if (existing?.specSha256 === specSha256) return { index: existing, written: false };
   const tables = specTables(spec);
