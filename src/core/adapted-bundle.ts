@@ -7,6 +7,7 @@ import { writeBundleFiles } from './bundle.ts';
 import type { BundleMetadata } from './bundle-format.ts';
 import { MOA_CLASSES } from './labels.ts';
 import type { LinearHead } from './logistic-head.ts';
+import { encodeOodStats, type OodCheck } from './ood.ts';
 
 /** What the adapted bundle records of the labels it was fitted on. */
 export interface AdaptationLabels {
@@ -46,8 +47,13 @@ export function modelWithHead(model: tfl.LayersModel, head: LinearHead): tfl.Lay
   return adapted;
 }
 
-/** The adapted bundle's files (float32 weights; a base's out-of-distribution section is not carried: its file is the base's). */
-export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadata: BundleMetadata; hash: string }, a: Adaptation): Promise<Map<string, Uint8Array>> {
+/**
+ * The adapted bundle's files (float32 weights). The base's out-of-distribution check and pixel size are kept: the
+ * network below the head is the same, so are its features and what counts as unlike its training data. The check's
+ * class means keep the base's class indices (its score is the minimum over them, whichever class each is), so it is
+ * carried while those indices name classes of the adapted list (always, when the classes are the base's).
+ */
+export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadata: BundleMetadata; hash: string; ood?: OodCheck }, a: Adaptation): Promise<Map<string, Uint8Array>> {
   if (a.classes.length !== a.head.classes) throw new Error(`The head has ${a.head.classes} outputs for ${a.classes.length} classes.`);
   const adapted = modelWithHead(model, a.head);
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -55,6 +61,12 @@ export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadat
   const bytes = artifacts?.weightData ? (Array.isArray(artifacts.weightData) ? artifacts.weightData.reduce((n, b) => n + b.byteLength, 0) : artifacts.weightData.byteLength) : 0;
   const standard = a.classes.length === MOA_CLASSES.length && a.classes.every((c, i) => c === MOA_CLASSES[i]);
   const m = base.metadata;
+  const ood = m.ood && base.ood && m.ood.classes.every((c) => c < a.classes.length) ? m.ood : undefined;
+  const oodNote = ood
+    ? "the base bundle's check, kept: the network below the head is unchanged"
+    : m.ood
+      ? `the base bundle's check was not kept: its ${m.ood.classes.length} class means do not fit ${a.classes.length} classes`
+      : 'the base bundle has none';
   return writeBundleFiles(artifacts!, {
     name: a.name,
     createdAt: a.createdAt,
@@ -65,6 +77,8 @@ export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadat
     tiling: m.tiling,
     architecture: { ...m.architecture, parameters: adapted.countParams() },
     weights: { dtype: 'float32', bytes },
+    ...(ood ? { ood } : {}),
+    ...(m.pixelSize ? { pixelSize: m.pixelSize } : {}),
     provenance: {
       trained: true,
       summary: `${m.name} with a new head (multinomial logistic regression, L2) fitted in the browser on frozen profiles of ${a.labels.fields} fields of ${a.labels.compounds} compounds (${a.labels.source}).`,
@@ -72,6 +86,7 @@ export async function adaptedBundleFiles(model: tfl.LayersModel, base: { metadat
       labels: a.labels,
       head: 'multinomial logistic regression with L2 on the penultimate layer (frozen)',
       compoundsLeftOut: a.validation,
+      outOfDistributionCheck: oodNote,
     },
-  });
+  }, undefined, ood ? new Map([[ood.file, encodeOodStats(base.ood!)]]) : new Map());
 }

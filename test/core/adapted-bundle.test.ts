@@ -3,7 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { adaptedBundleFiles } from '../../src/core/adapted-bundle.ts';
-import { bundleInMemory, bundleIOHandler, loadBundle } from '../../src/core/bundle.ts';
+import { bundleInMemory, bundleIOHandler, loadBundle, writeBundleFiles } from '../../src/core/bundle.ts';
+import { OOD_METHOD, type OodSection } from '../../src/core/bundle-format.ts';
+import { MOA_CLASSES } from '../../src/core/labels.ts';
+import { encodeOodStats, fitOod, inputStatisticsCount } from '../../src/core/ood.ts';
 import { NO_TRUST } from '../../src/core/bundle-trust.ts';
 import { withFeatures } from '../../src/core/layers-predict.ts';
 import { headProbabilities, type LinearHead } from '../../src/core/logistic-head.ts';
@@ -44,5 +47,28 @@ describe('adapted bundle', () => {
     // The base is untouched: still 13 classes.
     expect((model.predict(x) as tf.Tensor).shape).toEqual([2, 13]);
     await expect(adaptedBundleFiles(model, base, { ...adaptation, classes: ['a'] })).rejects.toThrow(/3 outputs for 1 classes/);
+  });
+
+  it("keeps the base bundle's out-of-distribution check while its class means name classes of the adapted list", async () => {
+    await tf.setBackend('cpu');
+    const tiny = await loadBundle(bundleInMemory(await tinyBundleFiles({ height: 64, width: 64, widthMultiplier: 0.125 })), { trust: NO_TRUST });
+    const model = await tfl.loadLayersModel(bundleIOHandler(tiny));
+    const width = (model.layers[model.layers.length - 1].input as tfl.SymbolicTensor).shape[1]!;
+    const rng = new Rng(8);
+    const statistics = inputStatisticsCount(3);
+    const fit = fitOod(Array.from({ length: 40 }, (_, i) => ({ features: Array.from({ length: width + statistics }, () => rng.normal()), label: 4 + (i % 5) })));
+    const { files: _files, format: _format, version: _version, ...meta } = tiny.metadata;
+    const section: OodSection = { method: OOD_METHOD, file: 'ood-stats.bin', featureSize: width + statistics, inputStatistics: statistics, classes: fit.stats.classes, threshold: 2.5, passFraction: 0.95, shrinkage: fit.shrinkage, fitOn: { data: 'test', split: 'none', trainingFields: 40, heldOutFields: 0, heldOutPassed: 0 } };
+    const base = await loadBundle(bundleInMemory(await writeBundleFiles(tiny.artifacts, { ...meta, ood: section }, undefined, new Map([['ood-stats.bin', encodeOodStats(fit.stats)]]))), { trust: NO_TRUST });
+    expect(base.ood?.classes).toEqual([4, 5, 6, 7, 8]);
+    const head = (classes: number): LinearHead => ({ inputs: width, classes, kernel: new Float32Array(width * classes), bias: new Float32Array(classes) });
+    const adaptation = { name: 'a', createdAt: '2026-11-28T00:00:00.000Z', labels: { source: 'x', sha256: 'cd'.repeat(32), fields: 1, compounds: 2 }, validation: { fields: 1, treatments: 1, compounds: 2, folds: 2 } };
+    const kept = await loadBundle(bundleInMemory(await adaptedBundleFiles(model, base, { ...adaptation, classes: [...MOA_CLASSES], head: head(13) })), { trust: NO_TRUST });
+    expect(kept.metadata.ood).toEqual(section);
+    expect(kept.ood).toEqual(base.ood);
+    expect(kept.metadata.provenance.outOfDistributionCheck).toMatch(/kept/);
+    const dropped = await loadBundle(bundleInMemory(await adaptedBundleFiles(model, base, { ...adaptation, classes: ['x', 'y', 'z'], head: head(3) })), { trust: NO_TRUST });
+    expect(dropped.metadata.ood).toBeUndefined();
+    expect(dropped.metadata.provenance.outOfDistributionCheck).toMatch(/not kept: its 5 class means do not fit 3 classes/);
   });
 });
