@@ -37,14 +37,23 @@ describe('shipped models', () => {
     expect(BUILD_TRUST_ROOTS.shipped).toEqual(index.shipped);
   });
 
-  it('loads the shipped bundle (format version 1) as shipped', async () => {
-    const bundle = await readBundleDir(path.join(MODELS, index.default));
-    expect(bundle.metadata.version).toBe(1);
-    expect(bundle.trust).toEqual({ status: 'shipped', detail: `shipped with this build as "${index.default}" (its moa-lens.json is pinned in models/index.json)` });
+  it('loads every shipped bundle as shipped: the default in format version 2 with its OOD check, mcnn-sim-v1 still in version 1 without one', async () => {
+    for (const name of Object.keys(index.shipped)) {
+      const bundle = await readBundleDir(path.join(MODELS, name));
+      expect(bundle.trust).toEqual({ status: 'shipped', detail: `shipped with this build as "${name}" (its moa-lens.json is pinned in models/index.json)` });
+    }
+    const current = await readBundleDir(path.join(MODELS, index.default));
+    expect(current.metadata.version).toBe(2);
+    expect(current.ood?.threshold).toBeGreaterThan(0);
+    expect(current.metadata.provenance.simulated).toBe(true);
+    const first = await readBundleDir(path.join(MODELS, 'mcnn-sim-v1'));
+    expect(first.metadata.version).toBe(1);
+    expect(first.ood).toBeUndefined();
   });
 
   it('finds a changed binning (4 -> 2) unverified and refuses swapped or renamed classes', async () => {
-    const binning = await readBundleDir(await tamperedCopy('binning', (m) => (m.preprocessing.binning = 2)));
+    // pixelSize.binning must follow preprocessing.binning (else the metadata is refused outright): change both.
+    const binning = await readBundleDir(await tamperedCopy('binning', (m) => (m.preprocessing.binning = m.pixelSize.binning = 2)));
     expect(binning.trust.status).toBe('unverified');
     await expect(readBundleDir(await tamperedCopy('swapped', (m) => ([m.classes[4], m.classes[5]] = [m.classes[5], m.classes[4]])))).rejects.toThrow(
       'class 4 is "Eg5 inhibitors" where the BBBC021 MoA label set (src/core/labels.ts) has "DNA replication"',

@@ -23,7 +23,7 @@ const shot = async (page: import('playwright-core').Page, name: string) => {
 let server: TestServer;
 let browser: TestBrowser;
 let defaultName: string;
-let node: { treatments: { n: number; correct: number }; fields: { n: number; correct: number } };
+let node: { treatments: { n: number; correct: number }; fields: { n: number; correct: number }; classified: number; setApart: number };
 
 beforeAll(async () => {
   await writeDemoPlate(await readFile(path.join(DEMO, 'plate.json'), 'utf8'), DEMO);
@@ -39,7 +39,7 @@ beforeAll(async () => {
   const kept = bundle.ood ? ev.fields.filter((f) => !checkOod(bundle.ood!, oodVector(f.features, f.inputStatistics)).unlike) : ev.fields;
   const fieldScores = score(kept, meta.classes.length);
   const treatmentScores = score(aggregateTreatments(kept), meta.classes.length);
-  node = { treatments: { n: treatmentScores.n, correct: treatmentScores.correct }, fields: { n: fieldScores.n, correct: fieldScores.correct } };
+  node = { treatments: { n: treatmentScores.n, correct: treatmentScores.correct }, fields: { n: fieldScores.n, correct: fieldScores.correct }, classified: ev.fields.length, setApart: ev.fields.length - kept.length };
   server = await startServer({ mode: 'dev' });
   browser = await launchBrowser();
 }, 600_000);
@@ -66,7 +66,8 @@ describe('demo plate with the shipped model', () => {
     await page.click('[data-testid="demo-button"]');
     await page.waitForSelector('main[data-phase="done"]', { timeout: 300_000 });
     const summary = await page.textContent('[data-testid="run-summary"]');
-    expect(summary).toContain(`${node.fields.n} classified`);
+    expect(summary).toContain(`${node.classified} classified`);
+    if (node.setApart) expect(await page.textContent('[data-testid="set-apart-summary"]')).toMatch(new RegExp(`^${node.setApart} fields? (is|are) unlike the training data`));
     // The shipped model's provenance says it learnt from simulated fields: the results screen says so.
     expect(await page.textContent('[data-testid="simulated-banner"]')).toMatch(/This model was trained on simulated data/);
     await shot(page, 'results-table.png');
