@@ -1,8 +1,9 @@
 // Bundle sources in the worker: the default bundle (models/index.json), a same-origin folder URL, or dropped files.
 import { loadBundle, sha256Hex, type VerifiedBundle } from '../core/bundle.ts';
+import { bundleTrust } from '../core/bundle-trust.ts';
 import { MAX_METADATA_BYTES, METADATA_FILE, MissingBundleFile, MODEL_FILE, parseBundleMetadata, SIGNATURE_FILE, type BundleFile, type BundleMetadata, type OpenBundleFile } from '../core/bundle-format.ts';
 import type { TrustRoots } from '../core/bundle-trust.ts';
-import type { BundleSource, OfflineFile } from './types.ts';
+import type { BundleSource, OfflineFile, ShippedModel } from './types.ts';
 
 /**
  * A served file, or MissingBundleFile: a 404, or an HTML page where the file should be (a dev or preview
@@ -84,16 +85,71 @@ export async function bundleFolder(source: 'default' | { url: string }, baseUrl:
     const folder = sameOriginFolder(source.url, baseUrl);
     return { folder, label: `bundle at ${folder.pathname}` };
   }
+  const name = (await readModelIndex(baseUrl)).default;
+  return { folder: shippedFolder(name, baseUrl), label: `default bundle "${name}"` };
+}
+
+/** What the served models/index.json names: the default bundle and the shipped ones (their pins are the build's, not the server's). */
+async function readModelIndex(baseUrl: string): Promise<{ default: string; shipped: string[] }> {
   const indexUrl = new URL('models/index.json', baseUrl);
-  let name: string;
   try {
-    const index = JSON.parse(new TextDecoder().decode(await (await openUrl(indexUrl)).read(MAX_METADATA_BYTES))) as { default?: unknown };
+    const index = JSON.parse(new TextDecoder().decode(await (await openUrl(indexUrl)).read(MAX_METADATA_BYTES))) as { default?: unknown; shipped?: unknown };
     if (typeof index.default !== 'string' || !index.default) throw new Error('it names no "default" bundle');
-    name = index.default;
+    const shipped = typeof index.shipped === 'object' && index.shipped !== null && !Array.isArray(index.shipped) ? Object.keys(index.shipped) : [];
+    return { default: index.default, shipped };
   } catch (e) {
     throw new Error(`Cannot read the model index ${indexUrl.pathname}: ${(e as Error).message}`);
   }
-  return { folder: sameOriginFolder(`models/${encodeURIComponent(name)}/`, baseUrl), label: `default bundle "${name}"` };
+}
+
+/** The folder of a bundle models/index.json names (models/<name>/ under the base). */
+function shippedFolder(name: string, baseUrl: string): URL {
+  return sameOriginFolder(`models/${encodeURIComponent(name)}/`, baseUrl);
+}
+
+/**
+ * Every bundle models/index.json lists (the default first, then the shipped ones by name), each from its
+ * moa-lens.json alone, checked as the loader checks it (parseBundleMetadata, and its trust from its sha256 and
+ * signature against the build's roots); one that cannot be read is listed with the reason, the rest still are.
+ */
+export async function shippedModels(baseUrl: string, trust: TrustRoots): Promise<ShippedModel[]> {
+  const index = await readModelIndex(baseUrl);
+  const names = [index.default, ...index.shipped.filter((n) => n !== index.default).sort()];
+  return Promise.all(
+    names.map(async (name): Promise<ShippedModel> => {
+      const folder = shippedFolder(name, baseUrl);
+      const url = folder.href;
+      const label = `shipped bundle "${name}"`;
+      try {
+        const open = openInFolderUrl(folder);
+        const bytes = await (await open(METADATA_FILE)).read(MAX_METADATA_BYTES);
+        if (bytes.length > MAX_METADATA_BYTES) throw new Error(`${METADATA_FILE} is larger than ${MAX_METADATA_BYTES} bytes`);
+        const metadata = parseBundleMetadata(bytes, label);
+        const hash = await sha256Hex(bytes);
+        const readSignature = () => open(SIGNATURE_FILE).then((f) => f.read(MAX_METADATA_BYTES), () => undefined);
+        const sizes = Object.values(metadata.files).map((f) => f.bytes);
+        const sizeRecorded = sizes.every((b) => b !== undefined);
+        return {
+          ok: true,
+          name,
+          url,
+          isDefault: name === index.default,
+          bundleName: metadata.name,
+          hash,
+          trust: await bundleTrust(hash, bytes, readSignature, trust),
+          input: metadata.input,
+          binning: metadata.preprocessing.binning,
+          downloadBytes: sizeRecorded ? sizes.reduce<number>((a, b) => a + b!, 0) : metadata.weights.bytes,
+          sizeRecorded,
+          oodCheck: metadata.ood !== undefined,
+          classes: metadata.classes.length,
+        };
+      } catch (e) {
+        const message = e instanceof MissingBundleFile ? `${METADATA_FILE} is missing: ${e.message}` : (e as Error).message;
+        return { ok: false, name, url, isDefault: name === index.default, problem: message.startsWith(label) ? message : `${label}: ${message}` };
+      }
+    }),
+  );
 }
 
 /** Reads and verifies a bundle from any source (BundleError on a bad bundle); `trust` decides what is shipped or signed. */

@@ -16,6 +16,7 @@ import type {
   FieldResult,
   LoadedBundle,
   OfflineFile,
+  ShippedModel,
 } from './types.ts';
 
 /** Fields posted ahead of the one being classified: the worker never waits, memory stays bounded. */
@@ -193,6 +194,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       const run = classifyChain.then(() => request({ type: 'adaptBundle', id: nextId++, adaptation }));
       classifyChain = run.catch(() => undefined);
       return ((await run) as Extract<FromWorker, { type: 'adaptedBundle' }>).files;
+    },
+    async listShippedModels(): Promise<ShippedModel[]> {
+      return ((await request({ type: 'shippedModels', id: nextId++ })) as Extract<FromWorker, { type: 'shippedModels' }>).models;
     },
     async memory(): Promise<EngineMemory> {
       return ((await request({ type: 'memory', id: nextId++ })) as Extract<FromWorker, { type: 'memory' }>).memory;

@@ -1,6 +1,6 @@
 // Messages between the engine's main-thread handle and its worker.
 import type { Adaptation } from '../core/adapted-bundle.ts';
-import type { BackendChoice, BackendInfo, BundleFileBytes, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile, TrustedKey } from './types.ts';
+import type { BackendChoice, BackendInfo, BundleFileBytes, BundleSource, EngineMemory, FieldDisplay, FieldInput, FieldResult, LoadedBundle, OfflineFile, ShippedModel, TrustedKey } from './types.ts';
 
 export type ToWorker =
   | { type: 'init'; id: number; backend: BackendChoice; threads?: number; baseUrl: string; trustedKeys?: TrustedKey[] }
@@ -12,6 +12,7 @@ export type ToWorker =
   | { type: 'display'; id: number; field: FieldInput; maxSide?: number }
   | { type: 'offlineFiles'; id: number; source: BundleSource }
   | { type: 'memory'; id: number }
+  | { type: 'shippedModels'; id: number }
   | { type: 'adaptBundle'; id: number; adaptation: Adaptation };
 
 /** A serialisable error: name (BundleError, AbortError, ...) and message. */
@@ -29,5 +30,6 @@ export type FromWorker =
   | { type: 'display'; id: number; display: FieldDisplay }
   | { type: 'offlineFiles'; id: number; files: OfflineFile[] }
   | { type: 'memory'; id: number; memory: EngineMemory }
+  | { type: 'shippedModels'; id: number; models: ShippedModel[] }
   | { type: 'adaptedBundle'; id: number; files: BundleFileBytes[] }
   | { type: 'error'; id: number; error: WireError };

@@ -254,6 +254,37 @@ export interface OfflineFile {
   sha256?: string;
 }
 
+/**
+ * A bundle models/index.json lists, as its moa-lens.json describes it (checked as the loader checks it, its trust
+ * from its sha256 and signature; the weights are not read): load it with `{ url }`. `ok: false`: why it cannot be used.
+ */
+export type ShippedModel =
+  | {
+      ok: true;
+      /** The name models/index.json gives it (its folder under models/). */
+      name: string;
+      /** Its folder, absolute: loadBundle({ url }) loads it. */
+      url: string;
+      /** models/index.json names it the default. */
+      isDefault: boolean;
+      /** The name its moa-lens.json gives (what LoadedBundle.name says once loaded). */
+      bundleName: string;
+      /** sha256 of its moa-lens.json (LoadedBundle.hash once loaded). */
+      hash: string;
+      trust: BundleTrust;
+      input: { height: number; width: number; channels: number };
+      /** Field pixels per model pixel. */
+      binning: number;
+      /** Bytes to download: the sizes moa-lens.json records for its files; a version 1 bundle records none, then its weights' bytes. */
+      downloadBytes: number;
+      /** False for a version 1 bundle: downloadBytes counts its weights only. */
+      sizeRecorded: boolean;
+      /** It carries an out-of-distribution check. */
+      oodCheck: boolean;
+      classes: number;
+    }
+  | { ok: false; name: string; url: string; isDefault: boolean; problem: string };
+
 /** Memory as the backend reports it (tf.memory()) plus the worker's JS heap where the browser exposes it. */
 export interface EngineMemory {
   numTensors: number;
@@ -281,6 +312,8 @@ export interface Engine {
    */
   offlineFiles(source?: BundleSource): Promise<OfflineFile[]>;
   memory(): Promise<EngineMemory>;
+  /** The bundles models/index.json lists (the default first), each from its moa-lens.json alone; one that cannot be read says why. */
+  listShippedModels(): Promise<ShippedModel[]>;
   /**
    * The loaded bundle's network with its last layer replaced by `adaptation.head`, as the files of a new bundle
    * (same format; provenance names the loaded bundle's sha256 and the labels). Rejects with NoBundleError when none is loaded.

@@ -21,7 +21,7 @@ import {
   type RememberedChoice,
 } from './backend-choice.ts';
 import { batchSizeFor, largestActivationBytes, WASM_LIMITS, webgpuLimits } from './batching.ts';
-import { readBundle, servedBundleFiles } from './bundle-source.ts';
+import { readBundle, servedBundleFiles, shippedModels } from './bundle-source.ts';
 import { classifyField, displayField, type PipelineModel } from './pipeline.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
 import type { BackendInfo, BundleSource, EngineMemory, FieldInput, LoadedBundle, OfflineFile } from './types.ts';
@@ -336,6 +336,12 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'offlineFiles':
       offlineFiles(msg.source).then(
         (files) => post({ type: 'offlineFiles', id: msg.id, files }),
+        (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
+      );
+      break;
+    case 'shippedModels':
+      shippedModels(baseUrl, trust).then(
+        (models) => post({ type: 'shippedModels', id: msg.id, models }),
         (e) => post({ type: 'error', id: msg.id, error: wire(e) }),
       );
       break;

@@ -136,8 +136,8 @@ describe('profiles: trainer and app', () => {
     // Classify the plate again with the adapted model: fitted on every compound's label, it calls most treatments right.
     await page.click('[data-testid="run"]');
     await page.waitForSelector('main[data-phase="done"]', { timeout: 400_000 });
-    await page.click('[data-testid="tab-adapt"]');
-    expect(await page.locator('[data-testid="local-models"] li .tag').textContent()).toBe('in use');
+    // The header's model list marks the adapted model as the one in use.
+    expect(adaptedName).toContain(await page.getAttribute('[data-testid="model-entry"][data-current="true"]', 'data-name'));
     const online = await treatmentCalls(page);
     const truths = await page.$$eval('[data-testid="treatment-table"] tbody tr', (trs) => trs.filter((tr) => tr.getAttribute('data-correct') === 'true').length);
     expect(truths).toBeGreaterThanOrEqual(Math.ceil(0.8 * Object.keys(online).length));
@@ -153,8 +153,8 @@ describe('profiles: trainer and app', () => {
       await browser.context.setOffline(false);
     }
     // Back to the shipped model (then the review of the same files).
-    await page.click('[data-testid="tab-adapt"]');
-    await page.click('[data-testid="use-default-model"]');
+    await page.click('[data-testid="model-list"] summary');
+    await page.click('[data-testid="model-entry"][data-default="true"] [data-testid="use-model"]');
     await page.waitForSelector('main[data-phase="review"][data-engine="ready"]');
     expect(await page.textContent('[data-testid="model-name"]')).toBe(shippedName);
     expect(browser.foreignRequests(server.origin)).toEqual([]);

@@ -1,12 +1,15 @@
 // Where the engine finds a served bundle (one resolution of models/index.json, against one base URL), which files it keeps offline,
 // and what a server's answers mean: a 404, or the SPA fallback's index.html, is a missing file; a size other than the bundle records too.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/core/bundle.ts';
 import { METADATA_FILE, SIGNATURE_FILE } from '../../src/core/bundle-format.ts';
 import { NO_TRUST, parseTrustRoots } from '../../src/core/bundle-trust.ts';
-import { bundleFiles, bundleFolder, readBundle, servedBundleFiles } from '../../src/engine/bundle-source.ts';
+import { bundleFiles, bundleFolder, readBundle, servedBundleFiles, shippedModels } from '../../src/engine/bundle-source.ts';
+import { BUILD_TRUST_ROOTS } from '../../src/core/trust-roots.ts';
 import { tinyBundleFiles } from '../browser/harness/fixtures.ts';
 
 const BASE = 'https://lens.example/app/';
@@ -97,5 +100,44 @@ describe('engine bundle sources', () => {
     expect(pulled).toBe(false);
     serve({ ...tinyServed(), [`${BASE}models/tiny/${SHARD}`]: tiny.get(SHARD)!.slice(0, 100) });
     await expect(readBundle({ url: 'models/tiny/' }, BASE, NO_TRUST)).rejects.toThrow(`${SHARD} is missing or not the bundle's file: it has 100 bytes where moa-lens.json records ${recorded}.`);
+  });
+
+  it('lists every shipped bundle of the real models/index.json from its moa-lens.json alone: size, input, binning, OOD check, trust', async () => {
+    const models = path.resolve(import.meta.dirname, '../../models');
+    const index = JSON.parse(await readFile(path.join(models, 'index.json'), 'utf8')) as { default: string; shipped: Record<string, string> };
+    const served: Record<string, unknown> = { [`${BASE}models/index.json`]: await readFile(path.join(models, 'index.json')) };
+    for (const name of Object.keys(index.shipped)) served[`${BASE}models/${name}/${METADATA_FILE}`] = await readFile(path.join(models, name, METADATA_FILE));
+    const asked = serve(served);
+    const listed = await shippedModels(BASE, BUILD_TRUST_ROOTS);
+    expect(listed.map((m) => m.name)).toEqual([index.default, ...Object.keys(index.shipped).filter((n) => n !== index.default).sort()]);
+    expect(asked.every((u) => u.endsWith('index.json') || u.endsWith(METADATA_FILE)), 'no weights read').toBe(true);
+    for (const m of listed) {
+      if (!m.ok) throw new Error(m.problem);
+      const dir = path.join(models, m.name);
+      const meta = JSON.parse(await readFile(path.join(dir, METADATA_FILE), 'utf8'));
+      expect(m).toMatchObject({ url: `${BASE}models/${m.name}/`, isDefault: m.name === index.default, hash: index.shipped[m.name], input: meta.input, binning: meta.preprocessing.binning, oodCheck: meta.ood !== undefined });
+      expect(m.trust.status).toBe('shipped');
+      // Version 2 records every file's size: the sum is what is downloaded (the files on disk, moa-lens.json aside).
+      const onDisk = await Promise.all(Object.keys(meta.files).map(async (f) => (await stat(path.join(dir, f))).size));
+      if (meta.version === 2) expect([m.sizeRecorded, m.downloadBytes]).toEqual([true, onDisk.reduce((a, b) => a + b, 0)]);
+      else expect([m.sizeRecorded, m.downloadBytes]).toEqual([false, meta.weights.bytes]);
+      expect((await readdir(dir)).includes(METADATA_FILE)).toBe(true);
+    }
+    expect(listed.find((m) => m.name === 'mcnn-sim-v1')).toMatchObject({ ok: true, oodCheck: false, sizeRecorded: false });
+  });
+
+  it('lists a shipped bundle it cannot read with the reason, the others still, and a changed one as unverified', async () => {
+    const tinyMeta = tiny.get(METADATA_FILE)!;
+    const changed = new TextEncoder().encode(new TextDecoder().decode(tinyMeta).replace('"name"', '"name" '));
+    serve({
+      [`${BASE}models/index.json`]: { default: 'tiny', shipped: { tiny: 'x', gone: 'y', changed: 'z' } },
+      [`${BASE}models/tiny/${METADATA_FILE}`]: tinyMeta,
+      [`${BASE}models/changed/${METADATA_FILE}`]: changed,
+    });
+    const pinned = parseTrustRoots({ shipped: { tiny: await sha256Hex(tinyMeta), changed: await sha256Hex(tinyMeta) } }, {});
+    const [first, second, third] = await shippedModels(BASE, pinned);
+    expect(first).toMatchObject({ ok: true, name: 'tiny', isDefault: true, trust: { status: 'shipped' }, sizeRecorded: true, oodCheck: false });
+    expect(second).toMatchObject({ ok: true, name: 'changed', isDefault: false, trust: { status: 'unverified' } });
+    expect(third).toEqual({ ok: false, name: 'gone', url: `${BASE}models/gone/`, isDefault: false, problem: `shipped bundle "gone": moa-lens.json is missing: the server answered HTTP 404 for /app/models/gone/${METADATA_FILE}` });
   });
 });

@@ -1,12 +1,10 @@
 // Bundles made in this browser (adapted models), kept in IndexedDB so they load offline and can be chosen again.
-// Each is trusted by the sha256 of its moa-lens.json recorded when it was made here; the one in use is remembered.
+// Each is trusted by the sha256 of its moa-lens.json recorded when it was made here; the one in use is remembered (model-choice.ts).
 import { METADATA_FILE, sha256Hex } from '../../core/bundle.ts';
 import type { BundleFileBytes } from '../../engine/index.ts';
 
 const DB_NAME = 'moa-lens-local-bundles';
 const STORE = 'bundles';
-/** localStorage key of the local bundle in use (its hash); absent: the default bundle. */
-export const SELECTED_KEY = 'moa-lens.local-bundle';
 
 /** A local bundle as listed: its name, when it was made, and the sha256 it was made with. */
 export interface LocalBundleInfo {

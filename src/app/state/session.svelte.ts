@@ -2,13 +2,15 @@
 import type { ChannelMapping } from '../../core/grouping.ts';
 import type { ImageChannels } from '../../core/image-probe.ts';
 import { CHANNELS, MOA_CLASSES, type ChannelName } from '../../core/labels.ts';
-import { createEngine, type BackendChoice, type BackendInfo, type BundleSource, type Engine, type FieldDisplay, type FieldInput, type FieldResult, type LoadedBundle } from '../../engine/index.ts';
+import { createEngine, type BackendChoice, type BackendInfo, type BundleSource, type Engine, type FieldDisplay, type FieldInput, type FieldResult, type FieldTimings, type LoadedBundle, type ShippedModel } from '../../engine/index.ts';
 import { fetchDemoPlate } from './demo.ts';
 import { browserStore, recallMapping, rememberMapping } from './channel-memory.ts';
 import { probeDropped, sortDrop, type DropProblem, type DropResult, type DroppedFile } from './drop.ts';
 import { needsProbe, planRun, readMetadata, remap, type MappingRow, type MetadataTables, type RunPlan } from './intake.ts';
 import type { Adaptation } from '../../core/adapted-bundle.ts';
-import { listLocalBundles, localBundleFiles, saveLocalBundle, SELECTED_KEY, type LocalBundleInfo } from './local-bundles.ts';
+import { listLocalBundles, localBundleFiles, saveLocalBundle, type LocalBundleInfo } from './local-bundles.ts';
+import { defaultModel, modelEntries, recallChoice, rememberChoice, resolveChoice, type ModelChoice, type ModelEntry } from './model-choice.ts';
+import { recallSpeed, recordProbe, recordRun, type ModelSpeed } from './model-speed.ts';
 import { UnverifiedConsent } from './model-trust.ts';
 import { precache, startServiceWorker, type PrecacheProgress } from './offline.ts';
 import { platesFromFields } from './plate-layout.ts';
@@ -57,6 +59,12 @@ export class Session {
   demo = $state<DemoState>({ status: 'idle', done: 0, total: 0, bytes: 0 });
   /** Bundles made in this browser (adapted models), trusted by the hash recorded when they were made. */
   localBundles = $state.raw<LocalBundleInfo[]>([]);
+  /** The bundles models/index.json lists (the default first), as their moa-lens.json describes them. */
+  shippedModels = $state.raw<ShippedModel[]>([]);
+  /** Speeds measured on this machine, by model sha256, as recorded since the start (the rest are read from localStorage). */
+  speeds = $state.raw<ReadonlyMap<string, ModelSpeed>>(new Map());
+  /** Why the model chosen before is not the one loaded (it is gone), or why the list is incomplete. */
+  modelNotice = $state<string | null>(null);
 
   images = $state.raw<DroppedFile[]>([]);
   csvs = $state.raw<{ path: string; text: string }[]>([]);
@@ -90,10 +98,14 @@ export class Session {
   needsTrustConfirmation = $derived(this.consent.needsConfirmation(this.bundle));
   /** The engine is ready and its model may run. */
   canRun = $derived(this.engineStatus === 'ready' && this.consent.mayRun(this.bundle) && this.probing === null);
+  /** The model list: every shipped bundle and every bundle made here, the one loaded marked. */
+  models = $derived<ModelEntry[]>(modelEntries(this.shippedModels, this.localBundles, this.bundle, (hash) => this.speeds.get(hash) ?? recallSpeed(browserStore(), hash)));
   selected = $derived(this.selectedId === null ? null : (this.rows.find((r) => r.id === this.selectedId) ?? null));
 
   private engine: Engine | null = null;
   private bundleSource: BundleSource = 'default';
+  /** A service worker controls the page: a newly chosen model is saved for offline use too. */
+  private controlled = false;
   private inputs = new Map<string, FieldInput>();
   private controller: AbortController | null = null;
   private tracker = new ProgressTracker();
@@ -103,16 +115,17 @@ export class Session {
     const settings = urlSettings(options.search);
     this.backendChoice = settings.backend;
     if (settings.bundle) this.bundleSource = { url: settings.bundle };
-    else await this.recallLocalBundle();
-    let controlled = false;
+    await this.recallLocalBundles();
     if (options.serviceWorker) {
       const sw = await startServiceWorker();
       if (sw === 'reloading') return;
-      controlled = sw === 'controlled';
+      this.controlled = sw === 'controlled';
     }
-    if (!controlled) this.offline = { status: 'unavailable', done: 0, total: 0, bytes: 0, message: 'Offline use needs the built app (npm start) in a browser with service workers.' };
+    if (!this.controlled) this.offline = { status: 'unavailable', done: 0, total: 0, bytes: 0, message: 'Offline use needs the built app (npm start) in a browser with service workers.' };
     await this.startEngine();
-    if (controlled) await this.cacheForOffline();
+    await this.listShippedModels();
+    if (!settings.bundle) await this.restoreChoice();
+    if (this.controlled) await this.cacheForOffline();
     await this.loadModel(this.bundleSource);
   }
 
@@ -150,6 +163,7 @@ export class Session {
     try {
       this.bundle = await this.engine.loadBundle(source);
       this.backend = this.engine.backendInfo; // 'auto' decides per model
+      this.noteSpeed(this.bundle.hash, recordProbe(browserStore(), this.bundle.hash, this.bundle.backend));
       this.bundleSource = source;
       this.engineStatus = 'ready';
       this.engineError = null;
@@ -159,17 +173,44 @@ export class Session {
     }
   }
 
-  /** Lists the bundles made here (each trusted by its recorded hash) and, when one was in use, loads it instead of the default. */
-  private async recallLocalBundle(): Promise<void> {
+  /** Lists the bundles made here, each trusted by its recorded hash. */
+  private async recallLocalBundles(): Promise<void> {
     try {
       this.localBundles = await listLocalBundles();
       this.consent = this.localBundles.reduce((c, b) => c.accept({ hash: b.hash, trust: { status: 'unverified', detail: 'made in this browser' } }), this.consent);
-      const selected = localStorage.getItem(SELECTED_KEY);
-      const files = selected && this.localBundles.some((b) => b.hash === selected) ? await localBundleFiles(selected) : null;
-      if (files) this.bundleSource = files;
     } catch (err) {
       this.engineError = `The models made in this browser could not be read: ${(err as Error).message}`;
     }
+  }
+
+  /** Lists the shipped bundles (from models/index.json, through the engine). */
+  private async listShippedModels(): Promise<void> {
+    if (!this.engine) return;
+    try {
+      this.shippedModels = await this.engine.listShippedModels();
+    } catch (err) {
+      this.modelNotice = `The list of shipped models could not be read: ${(err as Error).message}`;
+    }
+  }
+
+  /** The model chosen before, when it is still there; else the default, with a notice saying why. */
+  private async restoreChoice(): Promise<void> {
+    const remembered = recallChoice(browserStore());
+    // Without the shipped list (the index could not be read) a shipped choice is tried as it is: loading it says what is wrong.
+    const { choice, message } = this.shippedModels.length || remembered?.kind !== 'shipped' ? resolveChoice(remembered, this.shippedModels, this.localBundles) : { choice: remembered, message: null };
+    if (message) this.modelNotice = message;
+    const source = choice ? await this.sourceOf(choice) : null;
+    if (source) this.bundleSource = source;
+  }
+
+  /** Where a chosen model is loaded from: a shipped bundle's folder, or a stored bundle's files (null: no longer stored). */
+  private async sourceOf(choice: ModelChoice): Promise<BundleSource | null> {
+    if (choice.kind === 'shipped') return { url: `models/${encodeURIComponent(choice.name)}/` };
+    return localBundleFiles(choice.hash);
+  }
+
+  private noteSpeed(hash: string, speed: ModelSpeed): void {
+    this.speeds = new Map([...this.speeds, [hash, speed]]);
   }
 
   /** Writes the loaded model with a new head as a bundle, stores it in this browser, trusts it by its hash and loads it. */
@@ -177,22 +218,31 @@ export class Session {
     if (!this.engine) throw new Error('The inference engine is not running.');
     const info = await saveLocalBundle(await this.engine.adaptBundle(adaptation));
     this.localBundles = await listLocalBundles();
-    await this.useLocalBundle(info.hash);
+    await this.useModel({ kind: 'adapted', hash: info.hash });
     return info;
   }
 
   /**
-   * Loads a bundle made here (by hash), or the default bundle (null); remembered for the next start. The results
-   * of the model before are stale (its classes may differ): back to the review, where Classify runs the new model.
+   * Loads the chosen model (a shipped bundle, or one made here) and remembers the choice for the next start. The
+   * results of the model before are stale (its classes may differ): back to the review, where Classify runs the new model.
    */
-  async useLocalBundle(hash: string | null): Promise<void> {
-    const files = hash === null ? null : await localBundleFiles(hash);
-    if (hash !== null && !files) throw new Error(`No model with sha256 ${hash.slice(0, 12)} is stored in this browser.`);
-    if (hash !== null) this.consent = this.consent.accept({ hash, trust: { status: 'unverified', detail: 'made in this browser' } });
-    if (hash === null) localStorage.removeItem(SELECTED_KEY);
-    else localStorage.setItem(SELECTED_KEY, hash);
-    await this.loadModel(files ?? 'default');
+  async useModel(choice: ModelChoice): Promise<void> {
+    if (this.phase === 'running') return;
+    const source = await this.sourceOf(choice);
+    if (!source) throw new Error(`No model with sha256 ${choice.kind === 'adapted' ? choice.hash.slice(0, 12) : ''} is stored in this browser.`);
+    if (choice.kind === 'adapted') this.consent = this.consent.accept({ hash: choice.hash, trust: { status: 'unverified', detail: 'made in this browser' } });
+    await this.loadModel(source);
+    if (this.bundleSource !== source) return; // not loaded: the error says why, the model before stays
+    rememberChoice(browserStore(), choice);
+    this.modelNotice = null;
     if (this.phase === 'done') this.review();
+    if (this.controlled && choice.kind === 'shipped') await this.cacheForOffline();
+  }
+
+  /** The default model again (the one models/index.json names). */
+  async useDefaultModel(): Promise<void> {
+    const name = defaultModel(this.shippedModels)?.name;
+    if (name) await this.useModel({ kind: 'shipped', name });
   }
 
   /** The user's explicit choice to run the loaded unverified model (this exact bundle only). */
@@ -277,7 +327,8 @@ export class Session {
 
   /** Classifies every complete field of the plan; incomplete ones are listed with their problems straight away. */
   async run(): Promise<void> {
-    if (!this.engine || !this.bundle || !this.consent.mayRun(this.bundle) || this.phase === 'running') return;
+    const bundle = this.bundle;
+    if (!this.engine || !bundle || !this.consent.mayRun(bundle) || this.phase === 'running') return;
     const plan = this.plan;
     this.runMapping = plan.mapping;
     this.inputs = new Map(plan.fields.filter((f) => f.input).map((f) => [f.info.id, f.input!]));
@@ -293,6 +344,7 @@ export class Session {
     this.progress = NO_PROGRESS;
     const controller = new AbortController();
     this.controller = controller;
+    const timings: FieldTimings[] = [];
     let dirty = false;
     const flush = () => {
       if (!dirty) return;
@@ -304,6 +356,7 @@ export class Session {
       const i = index.get(result.id);
       if (i === undefined) return;
       rows[i] = applyResult(rows[i], result);
+      if (result.ok) timings.push(result.timings);
       dirty = true;
     };
     try {
@@ -320,6 +373,7 @@ export class Session {
       dirty = true;
       flush();
       this.controller = null;
+      if (timings.length) this.noteSpeed(bundle.hash, recordRun(browserStore(), bundle.hash, bundle.backend, timings));
       this.phase = 'done';
     }
   }
