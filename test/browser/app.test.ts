@@ -273,6 +273,38 @@ describe('MoA Lens app in Chromium', () => {
     }
   }, 400_000);
 
+  it('lists both shipped models with their download sizes, loads the one chosen, and keeps the choice after a reload', async () => {
+    const index = JSON.parse(await readFile(path.join(REPO_ROOT, 'models/index.json'), 'utf8')) as { default: string; shipped: Record<string, string> };
+    const page = await browser.newPage();
+    await page.goto(`${server.url}?backend=wasm`);
+    await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+    expect(await page.textContent('[data-testid="model-name"]')).toContain(index.default);
+    await page.click('[data-testid="model-list"] summary');
+    const entries = await page.$$eval('[data-testid="model-entry"]', (lis) => lis.map((li) => ({ name: li.getAttribute('data-name')!, current: li.getAttribute('data-current'), size: li.querySelector('[data-testid="model-size"]')?.textContent ?? '' })));
+    expect(entries.map((e) => e.name).sort()).toEqual(Object.keys(index.shipped).sort());
+    expect(entries.find((e) => e.current === 'true')?.name).toBe(index.default);
+    for (const e of entries) {
+      // The size moa-lens.json records: every file's (version 2), or the weights' alone (version 1 records none).
+      const meta = JSON.parse(await readFile(path.join(REPO_ROOT, 'models', e.name, 'moa-lens.json'), 'utf8'));
+      const bytes = meta.version === 1 ? meta.weights.bytes : Object.values(meta.files as Record<string, { bytes: number }>).reduce((a, f) => a + f.bytes, 0);
+      expect(e.size, e.name).toContain(`${(bytes / 1e6).toFixed(1)} MB`);
+    }
+    await page.click('[data-testid="model-entry"][data-name="mcnn-sim-v1"] [data-testid="use-model"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="model-name"]')?.textContent?.includes('mcnn-sim-v1') && document.querySelector('main')?.getAttribute('data-engine') === 'ready', undefined, { timeout: 120_000 });
+    await page.reload();
+    await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+    expect(await page.textContent('[data-testid="model-name"]')).toContain('mcnn-sim-v1');
+    expect(await page.getAttribute('[data-testid="model-entry"][data-current="true"]', 'data-name')).toBe('mcnn-sim-v1');
+    expect(await page.$('[data-testid="model-notice"]')).toBeNull();
+    // A remembered model that is gone: the default loads, with a sentence saying so.
+    await page.evaluate(() => localStorage.setItem('moa-lens.model-choice.v1', JSON.stringify({ kind: 'shipped', name: 'mcnn-sim-v0' })));
+    await page.reload();
+    await page.waitForSelector('main[data-engine="ready"]', { timeout: 120_000 });
+    expect(await page.textContent('[data-testid="model-name"]')).toContain(index.default);
+    expect(await page.textContent('[data-testid="model-notice"]')).toContain('"mcnn-sim-v0", is no longer shipped with this app');
+    await page.close();
+  }, 300_000);
+
   it('made no request to any other origin', () => {
     expect(browser.requests.length).toBeGreaterThan(10);
     expect(browser.foreignRequests(server.origin, ...(built ? [built.origin] : []))).toEqual([]);
