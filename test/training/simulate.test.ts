@@ -74,6 +74,23 @@ describe('phenotypes', () => {
     expect(other.sideEffects).not.toEqual(sig.sideEffects);
   });
 
+  it('departs from the class template by the compound diversity: 1 as always, 0 the class effect alone', () => {
+    const doses = [0.03, 0.1, 0.3, 1, 3];
+    const full = compoundSignature('AZ138', 'Eg5 inhibitors', doses, 5);
+    expect(compoundSignature('AZ138', 'Eg5 inhibitors', doses, 5, 1)).toEqual(full);
+    const template = compoundSignature('AZ138', 'Eg5 inhibitors', doses, 5, 0);
+    expect(Object.values(template.emphasis).every((w) => w === 1)).toBe(true);
+    expect(Object.values(template.sideEffects).every((v) => v === 0)).toBe(true);
+    expect(template.offTargetShare).toBe(0);
+    expect(full.offTargetShare).toBeGreaterThan(0);
+    // Dose response and toxicity are the compound's own at every diversity.
+    expect({ ...template, emphasis: {}, sideEffects: {}, offTargetShare: 0 }).toEqual({ ...full, emphasis: {}, sideEffects: {}, offTargetShare: 0 });
+    const half = compoundSignature('AZ138', 'Eg5 inhibitors', doses, 5, 0.5);
+    const key = Object.keys(full.emphasis)[0] as keyof typeof full.emphasis;
+    expect(half.emphasis[key]).toBeCloseTo(1 + 0.5 * ((full.emphasis[key] as number) - 1), 12);
+    expect(() => compoundSignature('AZ138', 'Eg5 inhibitors', doses, 5, 1.5)).toThrow(/diversity must lie in \[0, 1\]/);
+  });
+
   it('gives each class its own direction', () => {
     const strong = (moa: (typeof MOA_CLASSES)[number]) => {
       const s = compoundSignature(`test-${moa}`, moa, [1]);

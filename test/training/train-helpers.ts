@@ -11,7 +11,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const trainEntry = path.join(repoRoot, 'training', 'src', 'train.ts');
 
 /** A small labelled dataset (all 12 classes + DMSO) in the BBBC021 layout. */
-export async function smallDataset(options: { size?: number; width?: number; compoundsPerClass?: number; fieldsPerTreatment?: number; seed?: number } = {}): Promise<string> {
+export async function smallDataset(options: { size?: number; width?: number; compoundsPerClass?: number; fieldsPerTreatment?: number; seed?: number; compoundDiversity?: number } = {}): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moa-sim-'));
   const size = options.size ?? 128;
   await writeSimulatedDataset({
@@ -22,6 +22,7 @@ export async function smallDataset(options: { size?: number; width?: number; com
     compoundsPerClass: options.compoundsPerClass ?? 2,
     fieldsPerTreatment: options.fieldsPerTreatment ?? 2,
     seed: options.seed ?? 1,
+    compoundDiversity: options.compoundDiversity,
   });
   return dir;
 }

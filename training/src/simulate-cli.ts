@@ -21,6 +21,9 @@ const USAGE = `Usage: npm run simulate -- --out <dir> [options]
   --compounds-per-class <N>    at most N compounds per MoA class (implies --labelled-only)
   --labelled-only              only fields whose treatment has an MoA label (+ DMSO)
   --seed <S>                   integer seed (default 0)
+  --compound-diversity <D>     0..1: how far each compound departs from its class template (default 1: its own
+                               mix of the class's features, an off-target share, side effects; 0: the class effect
+                               alone, every compound of a class a near copy, as simulator version 1)
   --compression <none|deflate> TIFF compression (default none, as BBBC021)
   --metadata <dir>             folder of the real CSVs (default training/data/bbbc021)
   --multichannel <planar|pages> also write one 3-channel TIFF per class under <out>/multichannel/
@@ -46,6 +49,7 @@ export interface SimulateCliOptions {
   compoundsPerClass?: number;
   labelledOnly: boolean;
   seed: number;
+  compoundDiversity: number;
   compression: 'none' | 'deflate';
   metadata: string;
   multichannel?: 'planar' | 'pages';
@@ -91,6 +95,12 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
         if (!/^-?\d+$/.test(value)) throw new Error(`--seed needs an integer, got "${value}"`);
         opts.seed = Number(value);
         break;
+      case '--compound-diversity': {
+        const d = Number(value);
+        if (value.trim() === '' || !(d >= 0 && d <= 1)) throw new Error(`--compound-diversity needs a number from 0 to 1, got "${value}"`);
+        opts.compoundDiversity = d;
+        break;
+      }
       case '--compression':
         if (value !== 'none' && value !== 'deflate') throw new Error(`--compression is none or deflate, got "${value}"`);
         opts.compression = value;
@@ -116,6 +126,7 @@ export function parseSimulateArgs(argv: string[]): SimulateCliOptions | 'help' {
     compoundsPerClass: opts.compoundsPerClass,
     labelledOnly: opts.labelledOnly,
     seed: opts.seed ?? 0,
+    compoundDiversity: opts.compoundDiversity ?? 1,
     compression: opts.compression ?? 'none',
     metadata: opts.metadata ?? BBBC021_METADATA_DIR,
     multichannel: opts.multichannel,
@@ -147,6 +158,7 @@ async function main(argv: string[]): Promise<void> {
     height: opts.height,
     width: opts.width,
     seed: opts.seed,
+    compoundDiversity: opts.compoundDiversity,
     compression: opts.compression,
     plates: opts.plates,
     labelledOnly: opts.labelledOnly,

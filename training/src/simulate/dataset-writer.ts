@@ -38,6 +38,8 @@ export interface SimulateDatasetOptions extends RowSelection {
   height?: number;
   width?: number;
   seed?: number;
+  /** How far each compound departs from its class template, 0..1 (default 1; see compoundSignature). */
+  compoundDiversity?: number;
   compression?: TiffCompression;
   /** Called after each field is written. */
   onField?: (done: number, total: number) => void;
@@ -138,7 +140,7 @@ export function spreadPick<T>(items: T[], n: number): T[] {
 }
 
 /** Per-compound signatures: labelled compounds use their labelled doses; others get a weak unlabelled signature. */
-export function compoundSignatures(tables: MetadataTables, seed: number): Map<string, CompoundSignature> {
+export function compoundSignatures(tables: MetadataTables, seed: number, diversity = 1): Map<string, CompoundSignature> {
   const moaOf = new Map<string, MoaClass>();
   const doses = new Map<string, number[]>();
   for (const r of tables.moaRows) {
@@ -147,7 +149,7 @@ export function compoundSignatures(tables: MetadataTables, seed: number): Map<st
   }
   for (const r of tables.imageRows) if (!moaOf.has(r.compound)) doses.set(r.compound, [...(doses.get(r.compound) ?? []), r.concentration]);
   const out = new Map<string, CompoundSignature>();
-  for (const [compound, list] of doses) out.set(compound, compoundSignature(compound, moaOf.get(compound) ?? null, list, seed));
+  for (const [compound, list] of doses) out.set(compound, compoundSignature(compound, moaOf.get(compound) ?? null, list, seed, diversity));
   return out;
 }
 
@@ -171,7 +173,7 @@ export async function writeSimulatedDataset(options: SimulateDatasetOptions): Pr
   const tables = options.tables ?? (await readMetadataTables(options.metadataDir!));
   const selected = selectImageRows(tables, options);
   if (selected.length === 0) throw new Error('The selection keeps no fields; check --plates and the other filters.');
-  const signatures = compoundSignatures(tables, seed);
+  const signatures = compoundSignatures(tables, seed, options.compoundDiversity);
   const labels = new Map(tables.moaRows.map((r) => [treatmentKey(r.compound, r.concentration), r.moa]));
   await mkdir(options.outDir, { recursive: true });
 

@@ -222,9 +222,13 @@ const OFF_TARGET_MAX_SHARE = 0.35;
 
 /**
  * Builds a compound's signature from its name. `concentrations` are the doses the screen used for it;
- * the EC50 is placed inside that range so the dose series spans weak to strong effects.
+ * the EC50 is placed inside that range so the dose series spans weak to strong effects. `diversity` scales how
+ * much a compound departs from its class template (1, the default: its own mixture of the class's features, an
+ * off-target share and side effects; 0: every compound of a class shows the class effect alone, as simulator
+ * version 1's near copies did); the random draws are the same at every value, so 1 renders what it always did.
  */
-export function compoundSignature(compound: string, moa: MoaClass | null, concentrations: number[], seed = 0): CompoundSignature {
+export function compoundSignature(compound: string, moa: MoaClass | null, concentrations: number[], seed = 0, diversity = 1): CompoundSignature {
+  if (!(diversity >= 0 && diversity <= 1)) throw new Error(`The compound diversity must lie in [0, 1], got ${diversity}.`);
   const rng = new Rng(deriveSeed(seed, 'compound', compound));
   const positive = concentrations.filter((c) => c > 0).sort((a, b) => a - b);
   const lo = positive[0] ?? 1;
@@ -250,11 +254,15 @@ export function compoundSignature(compound: string, moa: MoaClass | null, concen
   const others = MOA_CLASSES.filter((c) => c !== DMSO && c !== moa);
   const offTarget = moa && moa !== DMSO ? others[rng.int(others.length)] : null;
   const offTargetShare = offTarget ? rng.uniform(0.1, OFF_TARGET_MAX_SHARE) : 0;
+  if (diversity !== 1) {
+    for (const key of Object.keys(emphasis) as PhenotypeKey[]) emphasis[key] = 1 + diversity * ((emphasis[key] as number) - 1);
+    for (const key of Object.keys(sideEffects) as PhenotypeKey[]) sideEffects[key] = diversity * (sideEffects[key] as number);
+  }
   return {
     compound,
     moa,
     offTarget,
-    offTargetShare,
+    offTargetShare: diversity * offTargetShare,
     maxEffect: moa === 'DMSO' ? 0 : moa ? rng.uniform(0.7, 1.15) : rng.uniform(0.1, 0.5),
     ec50: Math.exp(logEc50),
     hill: rng.uniform(0.9, 2.2),
