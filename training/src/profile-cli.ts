@@ -4,7 +4,7 @@
 // held-out compounds does for the other half.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { score } from '../../src/core/aggregate.ts';
+import { aggregateTreatments, score } from '../../src/core/aggregate.ts';
 import { DEFAULT_PROFILE_OPTIONS, analyseProfiles, heatmapSvg, mapSvg, type ProfileOptions } from '../../src/core/profile-map.ts';
 import { fieldProfilesCsv, treatmentProfilesCsv } from '../../src/core/profile-csv.ts';
 import { neighbourAccuracy, type ControlSource, type FieldProfile } from '../../src/core/profiles.ts';
@@ -69,10 +69,12 @@ try {
   const calls = new Map(evaluation.treatments.map((t) => [t.treatment, { predicted: t.predicted, confidence: t.probabilities[t.predicted] }]));
   const analysis = analyseProfiles(fields, (key) => calls.get(key), options);
   const heldOut = new Set(split.test.map((i) => data.samples[i].compound));
+  const heldOutFields = new Set(split.test);
   const heldOutTreatments = analysis.treatments.flatMap((t, i) => (heldOut.has(t.compound) ? [i] : []));
   const classifier = {
     all: evaluation.treatmentScores,
-    heldOut: score(evaluation.treatments.filter((t) => heldOut.has(t.treatment.slice(0, t.treatment.lastIndexOf('@')))), meta.classes.length),
+    // The held-out fields alone (as npm run evaluate --fields held-out scores them): the DMSO treatment from the held-out DMSO fields only.
+    heldOut: score(aggregateTreatments(evaluation.fields.filter((f) => heldOutFields.has(f.sample))), meta.classes.length),
   };
   const nn = {
     all: { nsc: analysis.nsc, nscb: analysis.nscb },
