@@ -4,7 +4,7 @@ import { WEIGHT_DTYPES, type WeightDtype } from '../../../src/core/weights-encod
 import { ConfigError } from '../util/cli.ts';
 import { SCHEDULE_2018 } from './schedule.ts';
 import { SPLIT_KINDS, type SplitKind } from '../data/splits.ts';
-import { RECIPE_SETTINGS, RECIPES, type RecipeName } from './recipe.ts';
+import { RECIPE_SETTINGS, RECIPES, SCHEDULE_2018_SETTINGS, type RecipeName } from './recipe.ts';
 
 export { ConfigError };
 
@@ -133,15 +133,6 @@ export function recipeBase(recipe: RecipeName): TrainConfig {
   return recipe === 'none' ? { ...DEFAULTS } : { ...DEFAULTS, ...RECIPE_SETTINGS[recipe], recipe };
 }
 
-const SCHEDULE_PRESET: Partial<TrainConfig> = {
-  baseLr: SCHEDULE_2018.baseLr,
-  baseBatch: SCHEDULE_2018.baseBatch,
-  warmupEpochs: SCHEDULE_2018.warmupEpochs,
-  decay: SCHEDULE_2018.decay,
-  finalLr: SCHEDULE_2018.finalLr,
-  epochs: SCHEDULE_2018.epochs,
-};
-
 /**
  * Parses trainer flags; unknown flags, bad values and impossible combinations throw ConfigError. The presets
  * (--recipe, then --schedule) apply first, the other flags over them, wherever they stand on the line.
@@ -200,7 +191,7 @@ export function parseTrainArgs(argv: string[]): TrainConfig {
       (c as unknown as Record<string, unknown>)[key] = raw;
     }
   }
-  const config = { ...recipeBase(recipe), ...(schedule ? SCHEDULE_PRESET : {}), ...c };
+  const config = { ...recipeBase(recipe), ...(schedule ? SCHEDULE_2018_SETTINGS : {}), ...c };
   if (c.folds !== undefined && config.split !== 'grouped')
     throw new ConfigError(`--folds is for --split grouped; --split ${config.split} ${config.split === 'random' ? 'has one split' : `has one fold per ${config.split === 'loco' ? 'compound' : '(compound, week)'}, counted from the data`}.`);
   return config;

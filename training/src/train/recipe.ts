@@ -13,6 +13,16 @@ export type RecipeSettings = Pick<
   | 'momentum' | 'nesterov' | 'weightDecay' | 'labelSmoothing' | 'classWeighting' | 'normalisation' | 'divideBy' | 'augment'
 >;
 
+/** The 2018 schedule alone (`--schedule 2018`): its learning rate, warm-up, decay and epochs. */
+export const SCHEDULE_2018_SETTINGS: Pick<TrainConfig, 'baseLr' | 'baseBatch' | 'warmupEpochs' | 'decay' | 'finalLr' | 'epochs'> = {
+  baseLr: SCHEDULE_2018.baseLr,
+  baseBatch: SCHEDULE_2018.baseBatch,
+  warmupEpochs: SCHEDULE_2018.warmupEpochs,
+  decay: SCHEDULE_2018.decay,
+  finalLr: SCHEDULE_2018.finalLr,
+  epochs: SCHEDULE_2018.epochs,
+};
+
 /**
  * The Intel/Novartis 2018 setting (AI DevCon 2018; TensorFlow + Horovod): whole 1024x1280 fields at full
  * resolution, the full-width M-CNN, 32 workers x batch 8 = global batch 256, the learning rate 0.001 per 8 images
@@ -28,12 +38,7 @@ export const RECIPE_2018: RecipeSettings = {
   binning: 1,
   widthMultiplier: 1,
   globalBatch: 256,
-  baseLr: SCHEDULE_2018.baseLr,
-  baseBatch: SCHEDULE_2018.baseBatch,
-  warmupEpochs: SCHEDULE_2018.warmupEpochs,
-  decay: SCHEDULE_2018.decay,
-  finalLr: SCHEDULE_2018.finalLr,
-  epochs: SCHEDULE_2018.epochs,
+  ...SCHEDULE_2018_SETTINGS,
   momentum: 0.9,
   nesterov: true,
   weightDecay: 5e-5,
