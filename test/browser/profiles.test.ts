@@ -28,7 +28,9 @@ beforeAll(async () => {
   tmp = await tempDir('moa-lens-profiles-');
   await writeDemoPlate(await readFile(path.join(DEMO, 'plate.json'), 'utf8'), DEMO);
   const out = path.join(tmp.dir, 'profiles');
-  const run = profileCli(['--bundle', path.join(REPO_ROOT, 'models/mcnn-sim-v1'), '--data', DEMO, '--out', out, '--backend', 'wasm']);
+  // The model the app runs: the default of models/index.json.
+  const { default: defaultModel } = JSON.parse(await readFile(path.join(REPO_ROOT, 'models/index.json'), 'utf8')) as { default: string };
+  const run = profileCli(['--bundle', path.join(REPO_ROOT, 'models', defaultModel), '--data', DEMO, '--out', out, '--backend', 'wasm']);
   expect(run.status, run.err + run.out).toBe(0);
   const csv = parseCsv(await readFile(path.join(out, 'treatments.csv'), 'utf8'));
   trainer = { header: csv[0], rows: new Map(csv.slice(1).map((r) => [`${r[0]}@${Number(r[1])}`, r])), summary: JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8')) };
