@@ -24,6 +24,8 @@ export interface HeadExample {
   label: number;
   compound: string;
   treatment: string;
+  /** Its weight in the loss (e.g. inverse class frequency); default 1. */
+  weight?: number;
 }
 
 const STD_FLOOR = 1e-3;
@@ -50,8 +52,8 @@ function standardise(rows: readonly ArrayLike<number>[], s: Standardiser): Float
   return rows.map((r) => Float64Array.from({ length: s.mean.length }, (_, j) => (r[j] - s.mean[j]) / s.scale[j]));
 }
 
-/** Mean cross-entropy + l2/2 |W|^2 and its gradient; theta = [W (d x k, row-major), b (k)]. */
-function objective(x: readonly Float64Array[], labels: readonly number[], k: number, l2: number, theta: Float64Array, grad: Float64Array): number {
+/** Weighted mean cross-entropy + l2/2 |W|^2 and its gradient; theta = [W (d x k, row-major), b (k)]; `weights` sum to 1. */
+function objective(x: readonly Float64Array[], labels: readonly number[], weights: Float64Array, k: number, l2: number, theta: Float64Array, grad: Float64Array): number {
   const d = x[0].length;
   const n = x.length;
   grad.fill(0);
@@ -70,9 +72,10 @@ function objective(x: readonly Float64Array[], labels: readonly number[], k: num
     for (let c = 0; c < k; c++) max = Math.max(max, logits[c]);
     let sum = 0;
     for (let c = 0; c < k; c++) sum += Math.exp(logits[c] - max);
-    loss += Math.log(sum) + max - logits[labels[i]];
-    for (let c = 0; c < k; c++) logits[c] = Math.exp(logits[c] - max) / sum / n;
-    logits[labels[i]] -= 1 / n;
+    const w = weights[i];
+    loss += w * (Math.log(sum) + max - logits[labels[i]]);
+    for (let c = 0; c < k; c++) logits[c] = (w * Math.exp(logits[c] - max)) / sum;
+    logits[labels[i]] -= w;
     for (let j = 0; j < d; j++) {
       const v = xi[j];
       if (v === 0) continue;
@@ -81,7 +84,6 @@ function objective(x: readonly Float64Array[], labels: readonly number[], k: num
     }
     for (let c = 0; c < k; c++) grad[d * k + c] += logits[c];
   }
-  loss /= n;
   for (let w = 0; w < d * k; w++) {
     loss += 0.5 * l2 * theta[w] * theta[w];
     grad[w] += l2 * theta[w];
@@ -169,6 +171,7 @@ function checkExamples(examples: readonly HeadExample[], classes: number): void 
   for (const e of examples) {
     if (e.features.length !== d) throw new Error(`Fields have ${d} and ${e.features.length} features; one width is expected.`);
     if (!Number.isInteger(e.label) || e.label < 0 || e.label >= classes) throw new Error(`Label ${e.label} is not one of the ${classes} classes.`);
+    if (e.weight !== undefined && !(e.weight > 0 && Number.isFinite(e.weight))) throw new Error(`Example weights must be positive, got ${e.weight}.`);
   }
 }
 
@@ -188,11 +191,18 @@ function foldHead(theta: Float64Array, st: Standardiser, classes: number): Linea
   return { inputs: d, classes, kernel, bias };
 }
 
-function fitStandardised(x: readonly Float64Array[], labels: readonly number[], classes: number, options: HeadOptions, start?: Float64Array): Float64Array {
+/** Example weights normalised to sum to 1 (all 1 when none is given). */
+function normalisedWeights(examples: readonly HeadExample[]): Float64Array {
+  const w = Float64Array.from(examples, (e) => e.weight ?? 1);
+  const total = w.reduce((a, b) => a + b, 0);
+  return w.map((v) => v / total);
+}
+
+function fitStandardised(x: readonly Float64Array[], labels: readonly number[], weights: Float64Array, classes: number, options: HeadOptions, start?: Float64Array): Float64Array {
   const d = x[0].length;
   const theta = start ? Float64Array.from(start) : new Float64Array(d * classes + classes);
   const l2 = options.l2 ?? 1e-2;
-  minimise((t, g) => objective(x, labels, classes, l2, t, g), theta, options.maxIterations ?? 100);
+  minimise((t, g) => objective(x, labels, weights, classes, l2, t, g), theta, options.maxIterations ?? 100);
   return theta;
 }
 
@@ -200,7 +210,7 @@ function fitStandardised(x: readonly Float64Array[], labels: readonly number[], 
 export function fitLogisticHead(examples: readonly HeadExample[], classes: number, options: HeadOptions = {}): LinearHead {
   checkExamples(examples, classes);
   const st = standardiser(examples.map((e) => e.features));
-  const theta = fitStandardised(standardise(examples.map((e) => e.features), st), examples.map((e) => e.label), classes, options);
+  const theta = fitStandardised(standardise(examples.map((e) => e.features), st), examples.map((e) => e.label), normalisedWeights(examples), classes, options);
   return foldHead(theta, st, classes);
 }
 
@@ -246,7 +256,7 @@ export function leaveCompoundsOut(examples: readonly HeadExample[], classes: num
   const st = standardiser(examples.map((e) => e.features));
   const x = standardise(examples.map((e) => e.features), st);
   const labels = examples.map((e) => e.label);
-  const full = fitStandardised(x, labels, classes, options);
+  const full = fitStandardised(x, labels, normalisedWeights(examples), classes, options);
   const compounds = [...new Set(examples.map((e) => e.compound))].sort();
   const folds = Math.min(compounds.length, MAX_COMPOUND_FOLDS);
   const foldOf = new Map(compounds.map((c, i) => [c, i % folds]));
@@ -256,7 +266,7 @@ export function leaveCompoundsOut(examples: readonly HeadExample[], classes: num
     const train = examples.map((_, i) => i).filter((i) => foldOf.get(examples[i].compound) !== fold);
     const test = examples.map((_, i) => i).filter((i) => foldOf.get(examples[i].compound) === fold);
     if (train.length === 0) continue;
-    const theta = fitStandardised(train.map((i) => x[i]), train.map((i) => labels[i]), classes, { ...options, maxIterations: Math.min(options.maxIterations ?? 100, FOLD_ITERATIONS) }, full);
+    const theta = fitStandardised(train.map((i) => x[i]), train.map((i) => labels[i]), normalisedWeights(train.map((i) => examples[i])), classes, { ...options, maxIterations: Math.min(options.maxIterations ?? 100, FOLD_ITERATIONS) }, full);
     const head = foldHead(theta, st, classes);
     for (const i of test) {
       const p = headProbabilities(head, examples[i].features);

@@ -11,10 +11,11 @@ import {
   type Crop,
   type RealCropFigures,
 } from '../../training/src/simulate/crop-statistics.ts';
-import { argmax, fitLogisticRegression, predictProbabilities } from '../../training/src/simulate/logistic-regression.ts';
 import { globalChannelStatistics, hiddenParameterOracle, type HiddenTreatment } from '../../training/src/simulate/baselines.ts';
 import { readRealFigures } from '../../training/src/simulate/realism-report.ts';
 import { Rng } from '../../training/src/util/prng.ts';
+import { argmax } from '../../src/core/aggregate.ts';
+import { fitLogisticHead, headProbabilities } from '../../src/core/logistic-head.ts';
 
 /** A crop with a disk (the nucleus) of the given radius at the centre: inside `inside`, outside `outside`, 12-bit steps. */
 function diskCrop(radius: number, inside: number, outside: number, rng: Rng): Crop {
@@ -117,23 +118,21 @@ describe('crop statistics', () => {
 });
 
 describe('logistic regression and the baselines', () => {
-  it('separates Gaussian classes and gives probabilities that sum to 1', () => {
+  it("the baselines' class-balanced fit: example weights move the boundary towards the class that outnumbers", () => {
+    // One feature, class 0 around -1 (90 fields) and class 1 around +1 (10 fields): unweighted, x = 0.3 is class 0;
+    // weighted by inverse class frequency (as the baselines fit), the two classes count alike and x = 0.3 is class 1.
     const rng = new Rng(3);
-    const centres = [[0, 0], [4, 0], [0, 4]];
-    const x: number[][] = [];
-    const y: number[] = [];
-    for (let i = 0; i < 150; i++) {
-      const k = i % 3;
-      x.push([centres[k][0] + rng.gaussian(0, 0.7), centres[k][1] + rng.gaussian(0, 0.7), rng.gaussian(0, 1)]);
-      y.push(k);
-    }
-    const model = fitLogisticRegression(x, y, 3, { iterations: 400 });
-    const correct = x.filter((row, i) => argmax(predictProbabilities(model, row)) === y[i]).length;
-    expect(correct / x.length).toBeGreaterThan(0.95);
-    const p = predictProbabilities(model, [4, 0, 0]);
-    expect(p.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 10);
-    expect(argmax(p)).toBe(1);
-    expect(() => fitLogisticRegression([[1]], [0, 1], 2)).toThrow(/as many labels/);
+    const examples = Array.from({ length: 100 }, (_, i) => {
+      const label = i < 90 ? 0 : 1;
+      return { features: [label === 0 ? -1 + rng.gaussian(0, 0.8) : 1 + rng.gaussian(0, 0.8)], label, compound: `c${i}`, treatment: `t${i}` };
+    });
+    const plain = fitLogisticHead(examples, 2);
+    const balanced = fitLogisticHead(examples.map((e) => ({ ...e, weight: e.label === 0 ? 100 / (2 * 90) : 100 / (2 * 10) })), 2);
+    expect(argmax(headProbabilities(plain, [0.3]))).toBe(0);
+    expect(argmax(headProbabilities(balanced, [0.3]))).toBe(1);
+    const p = headProbabilities(balanced, [4]);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(() => fitLogisticHead([{ ...examples[0], weight: 0 }], 2)).toThrow(/weights must be positive/);
   });
 
   it('computes 30 global statistics with quantiles in order', () => {

@@ -10,7 +10,8 @@ import { treatmentKey } from '../../../src/core/metadata.ts';
 import { BBBC021_METADATA_DIR } from '../bbbc021-metadata.ts';
 import { chooseSplit, loadDatasetIndex, loadFieldPlanes, SPLIT_KINDS, type Sample, type Split, type SplitKind } from '../data/index.ts';
 import { ConfigError, runCli } from '../util/cli.ts';
-import { argmax, fitLogisticRegression, predictProbabilities } from './logistic-regression.ts';
+import { argmax } from '../../../src/core/aggregate.ts';
+import { fitLogisticHead, headProbabilities, type HeadExample, type LinearHead } from '../../../src/core/logistic-head.ts';
 import { compoundSignatures, readMetadataTables, type MetadataTables } from './dataset-writer.ts';
 import { DMSO_PHENOTYPE, treatmentPhenotype, type Phenotype, type PhenotypeKey } from './phenotypes.ts';
 
@@ -64,14 +65,20 @@ function inverseFrequencyWeights(labels: readonly number[]): number[] {
   return labels.map((l) => labels.length / (counts.size * counts.get(l)!));
 }
 
+/** Class-balanced multinomial logistic regression (the core's head fit, L2 1e-3) on feature rows. */
+function fitBalanced(rows: readonly { features: readonly number[]; label: number; compound: string; treatment: string }[]): LinearHead {
+  const weights = inverseFrequencyWeights(rows.map((r) => r.label));
+  const examples: HeadExample[] = rows.map((r, i) => ({ ...r, weight: weights[i] }));
+  return fitLogisticHead(examples, MOA_CLASSES.length, { l2: 1e-3, maxIterations: 300 });
+}
+
 /** Logistic regression on per-field features: trained on split.train (class-balanced), scored on split.test. */
 export function logisticBaseline(samples: readonly Sample[], features: readonly (readonly number[])[], split: Split): SplitAccuracy {
-  const labels = split.train.map((i) => samples[i].label);
-  const model = fitLogisticRegression(split.train.map((i) => features[i]), labels, MOA_CLASSES.length, { l2: 1e-3, iterations: 1500, sampleWeights: inverseFrequencyWeights(labels) });
+  const model = fitBalanced(split.train.map((i) => ({ features: features[i], label: samples[i].label, compound: samples[i].compound, treatment: treatmentKey(samples[i].compound, samples[i].concentration) })));
   let correct = 0;
   const byTreatment = new Map<string, { label: number; sum: Float64Array }>();
   for (const i of split.test) {
-    const p = predictProbabilities(model, features[i]);
+    const p = headProbabilities(model, features[i]);
     if (argmax(p) === samples[i].label) correct++;
     const key = treatmentKey(samples[i].compound, samples[i].concentration);
     const entry = byTreatment.get(key) ?? { label: samples[i].label, sum: new Float64Array(p.length) };
@@ -122,14 +129,13 @@ export function hiddenParameterOracle(treatments: readonly HiddenTreatment[], he
   for (const group of groups) {
     const held = new Set(group);
     const train = treatments.filter((t) => !held.has(t.compound));
-    const labels = train.map((t) => classIndex(t.moa));
-    const model = fitLogisticRegression(train.map((t) => t.parameters), labels, MOA_CLASSES.length, { l2: 1e-3, iterations: 1500, sampleWeights: inverseFrequencyWeights(labels) });
+    const model = fitBalanced(train.map((t) => ({ features: t.parameters, label: classIndex(t.moa), compound: t.compound, treatment: treatmentKey(t.compound, t.concentration) })));
     for (const compound of group) {
       const own = treatments.filter((t) => t.compound === compound && t.moa !== DMSO);
       if (own.length === 0) continue;
       const top = own.reduce((a, b) => (b.concentration > a.concentration ? b : a));
       for (const t of own) {
-        const ok = argmax(predictProbabilities(model, t.parameters)) === classIndex(t.moa);
+        const ok = argmax(headProbabilities(model, t.parameters)) === classIndex(t.moa);
         correct += ok ? 1 : 0;
         total++;
         if (t === top) {
