@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { buildMcnn } from '../../src/core/mcnn.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
 import { DEFAULT_PREPROCESS } from '../../src/core/preprocess.ts';
-import { bundleInMemory, bundleIOHandler, loadBundle, sha256Hex, writeBundleFiles } from '../../src/core/bundle.ts';
+import { bundleInMemory, bundleIOHandler, loadBundle, sha256Hex, writeBundleFiles, type BundleMetadataInput } from '../../src/core/bundle.ts';
 import { bundleFileNameProblem, METADATA_FILE, MODEL_FILE, SIGNATURE_FILE, type OpenBundleFile } from '../../src/core/bundle-format.ts';
 import { NO_TRUST, parseTrustRoots, signingKeyFromPem, toBase64, verifyEd25519, type SigningKey, type TrustRoots } from '../../src/core/bundle-trust.ts';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -18,25 +18,26 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const SHARD = 'group1-shard1of1.bin';
 
+/** moa-lens.json of the 64x128 x0.25 test model (float32, binning 4). */
+function testMetadata(name: string, model: tfl.LayersModel): BundleMetadataInput {
+  return {
+    name,
+    createdAt: '2026-01-01T00:00:00Z',
+    classes: [...MOA_CLASSES],
+    input: { height: 64, width: 128, channels: 3 },
+    preprocessing: { ...DEFAULT_PREPROCESS, binning: 4 },
+    tiling: { minOverlap: 0 },
+    architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters: model.countParams() },
+    weights: { dtype: 'float32', bytes: model.countParams() * 4 },
+    provenance: { trained: false, summary: 'random weights for a test' },
+  };
+}
+
 async function makeBundle(signer?: SigningKey) {
   const model = buildMcnn({ height: 64, width: 128, widthMultiplier: 0.25, seed: 5 });
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save({ save: async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
-  const files = await writeBundleFiles(
-    artifacts!,
-    {
-      name: 'test',
-      createdAt: '2026-01-01T00:00:00Z',
-      classes: [...MOA_CLASSES],
-      input: { height: 64, width: 128, channels: 3 },
-      preprocessing: { ...DEFAULT_PREPROCESS, binning: 4 },
-      tiling: { minOverlap: 0 },
-      architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters: model.countParams() },
-      weights: { dtype: 'float32', bytes: model.countParams() * 4 },
-      provenance: { trained: false, summary: 'random weights for a test' },
-    },
-    signer,
-  );
+  const files = await writeBundleFiles(artifacts!, testMetadata('test', model), signer);
   return { model, files };
 }
 
@@ -129,15 +130,7 @@ describe('the OOD check and pixel size: an optional section, its statistics a ve
     const files = await writeBundleFiles(
       artifacts!,
       {
-        name: 'ood test',
-        createdAt: '2026-01-01T00:00:00Z',
-        classes: [...MOA_CLASSES],
-        input: { height: 64, width: 128, channels: 3 },
-        preprocessing: { ...DEFAULT_PREPROCESS, binning: 4 },
-        tiling: { minOverlap: 0 },
-        architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters: model.countParams() },
-        weights: { dtype: 'float32', bytes: model.countParams() * 4 },
-        provenance: { trained: false, summary: 'random weights for a test' },
+        ...testMetadata('ood test', model),
         ood: {
           method: OOD_METHOD, file: OOD_FILE, featureSize: d, inputStatistics: 19, classes: fit.stats.classes, threshold: 1.5, passFraction: 0.95, shrinkage: fit.shrinkage,
           fitOn: { data: 'memory', split: 'test', trainingFields: 60, heldOutFields: 20, heldOutPassed: 19 },

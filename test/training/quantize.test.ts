@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { quantizeArtifacts, toHalf } from '../../training/src/export/quantize.ts';
 import { quantizeModel } from '../../training/src/export/export.ts';
-import { bundleInMemory, bundleIOHandler, loadBundle, writeBundleFiles } from '../../src/core/bundle.ts';
+import { bundleInMemory, bundleIOHandler, loadBundle, writeBundleFiles, type BundleMetadataInput } from '../../src/core/bundle.ts';
 import { NO_TRUST } from '../../src/core/bundle-trust.ts';
 import { CHANNELS, MOA_CLASSES } from '../../src/core/labels.ts';
 import { buildMcnn } from '../../src/core/mcnn.ts';
@@ -66,6 +66,21 @@ describe('quantisation', () => {
       return { model, artifacts: artifacts! };
     }
 
+    /** moa-lens.json of a 64x64 x0.25 test bundle with per-channel weights. */
+    function perChannelMetadata(name: string, parameters: number, q: tf.io.ModelArtifacts): BundleMetadataInput {
+      return {
+        name,
+        createdAt: new Date(0).toISOString(),
+        classes: [...MOA_CLASSES],
+        input: { height: 64, width: 64, channels: 3 },
+        preprocessing: { version: 1, channels: [...CHANNELS], binning: 1, normalisation: { method: 'percentile', low: 0.1, high: 99.9 } },
+        tiling: { minOverlap: 0 },
+        architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters },
+        weights: { dtype: 'uint8-per-channel', bytes: (q.weightData as ArrayBuffer).byteLength },
+        provenance: { trained: false, summary: 'test' },
+      };
+    }
+
     function maxErrorPerChannel(reference: tf.Tensor, decoded: tf.Tensor): number {
       // Worst error relative to its own output channel's largest weight.
       const channels = reference.shape[reference.shape.length - 1];
@@ -82,17 +97,7 @@ describe('quantisation', () => {
       const q = quantizeArtifacts(artifacts, 'uint8-per-channel');
       const biases = model.getWeights().filter((w) => w.shape.length === 1).reduce((n, w) => n + w.size, 0);
       expect((q.weightData as ArrayBuffer).byteLength).toBe(model.countParams() - biases + 4 * biases);
-      const files = await writeBundleFiles(q, {
-        name: 'per-channel',
-        createdAt: new Date(0).toISOString(),
-        classes: [...MOA_CLASSES],
-        input: { height: 64, width: 64, channels: 3 },
-        preprocessing: { version: 1, channels: [...CHANNELS], binning: 1, normalisation: { method: 'percentile', low: 0.1, high: 99.9 } },
-        tiling: { minOverlap: 0 },
-        architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters: model.countParams() },
-        weights: { dtype: 'uint8-per-channel', bytes: (q.weightData as ArrayBuffer).byteLength },
-        provenance: { trained: false, summary: 'test' },
-      });
+      const files = await writeBundleFiles(q, perChannelMetadata('per-channel', model.countParams(), q));
       const bundle = await loadBundle(bundleInMemory(files), { label: 'b', trust: NO_TRUST });
       const loaded = await tfl.loadLayersModel(bundleIOHandler(bundle));
       const perTensor = await tfl.loadLayersModel({ load: async () => quantizeArtifacts(artifacts, 'uint8') });
@@ -122,17 +127,7 @@ describe('quantisation', () => {
       await expect(tfl.loadLayersModel({ load: async () => q })).rejects.toThrow(/uint8-per-channel/);
       const files = await writeBundleFiles(
         { ...q, weightSpecs: q.weightSpecs!.map((s, i) => (i === 0 ? { ...s, quantization: { ...(s.quantization as object), scales: [1] } as unknown as typeof s.quantization } : s)) },
-        {
-          name: 'bad',
-          createdAt: new Date(0).toISOString(),
-          classes: [...MOA_CLASSES],
-          input: { height: 64, width: 64, channels: 3 },
-          preprocessing: { version: 1, channels: [...CHANNELS], binning: 1, normalisation: { method: 'percentile', low: 0.1, high: 99.9 } },
-          tiling: { minOverlap: 0 },
-          architecture: { name: 'M-CNN', widthMultiplier: 0.25, parameters: 1 },
-          weights: { dtype: 'uint8-per-channel', bytes: (q.weightData as ArrayBuffer).byteLength },
-          provenance: { trained: false, summary: 'test' },
-        },
+        perChannelMetadata('bad', 1, q),
       );
       await expect(loadBundle(bundleInMemory(files), { label: 'b', trust: NO_TRUST })).rejects.toThrow(/weight c1_conv1\/kernel: per-channel quantisation needs 4 positive scales/);
     });
