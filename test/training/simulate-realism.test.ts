@@ -5,6 +5,7 @@ import {
   cropStatistics,
   cutCrop,
   formatRealismTable,
+  largestAmong,
   otsuThreshold,
   sortedQuantile,
   spread,
@@ -88,6 +89,16 @@ describe('crop statistics', () => {
     expect(crop![2][CROP_SIZE * CROP_SIZE - 1]).toBe((6 + 67) * width + 16 + 67);
     expect(cutCrop([plane, plane, plane], width, height, 20, 40)).toBeNull();
     expect(cutCrop([plane, plane, plane], width, height, 50, 75)).toBeNull();
+  });
+
+  it('the largest value is taken over as many crops as the real set has: the median of consecutive groups\' maxima', () => {
+    const maxima = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(largestAmong(maxima, 3)).toBe(6); // groups 1-3, 4-6, 7-9 (10 left over): maxima 3, 6, 9
+    expect(largestAmong(maxima, 20)).toBe(10);
+    const rng = new Rng(5);
+    const stats = cropStatistics(Array.from({ length: 4 }, () => diskCrop(17, 3700, 720, rng)));
+    expect(stats.cropMaxima).toHaveLength(4);
+    expect(Math.max(...stats.cropMaxima)).toBe(stats.max);
   });
 
   it('compares with the vendored real figures: ratio, IQR and 20% rules, a table with a verdict per line', async () => {

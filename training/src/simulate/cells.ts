@@ -126,7 +126,7 @@ export function sampleCell(p: Phenotype, x: number, y: number, rng: Rng): Cell {
     ruffleAngle: rng.uniform(0, 2 * Math.PI),
     vacuoles: [],
     brightness: p.cytoplasmContent * rng.logNormal(0.2),
-    actinContent: rng.logNormal(0.3),
+    actinContent: rng.logNormal(0.05),
     noiseOffset: rng.uniform(0, 128),
   };
   cell.fibreAngle = cell.angle + rng.gaussian(0, 0.25);
