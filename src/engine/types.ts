@@ -98,6 +98,8 @@ export interface LoadedBundle {
   batchSize: number;
   /** Milliseconds spent reading, verifying, building and warming up the model ('auto': the probe included). */
   loadMs: number;
+  /** loadMs in two parts: fetching, hashing and decoding the files; building the model and its first (warm-up) pass ('auto': the probe). */
+  loadPhases: { readAndVerifyMs: number; buildAndWarmUpMs: number };
   /** The backend this bundle runs on (with 'auto', decided for this bundle: see BackendInfo.auto). */
   backend: BackendInfo;
 }

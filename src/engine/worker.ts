@@ -196,6 +196,7 @@ async function loadModel(source: BundleSource, remembered?: Record<string, strin
   if (!info) throw Object.assign(new Error('The engine is not initialised.'), { name: 'EngineError' });
   const t0 = performance.now();
   const bundle = await readBundle(source, baseUrl, trust);
+  const readAndVerifyMs = performance.now() - t0;
   let built: BuiltModel;
   let remember: { key: string; value: string } | undefined;
   if (autoState) ({ built, remember } = await chooseAuto(bundle, remembered));
@@ -221,6 +222,7 @@ async function loadModel(source: BundleSource, remembered?: Record<string, strin
       metadata: m,
       batchSize,
       loadMs: performance.now() - t0,
+      loadPhases: { readAndVerifyMs, buildAndWarmUpMs: performance.now() - t0 - readAndVerifyMs },
       backend: structuredClone(info),
     },
   };

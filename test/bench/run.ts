@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   browserInfer: async () => (await import('./browser-infer.ts')).benchBrowserInfer(),
   webgpu: async () => (await import('./webgpu.ts')).benchWebgpu(),
   profiles: async () => (await import('./profiles.ts')).benchProfiles(),
+  modelLoad: async () => (await import('./model-load.ts')).benchModelLoad(),
 };
 /** Run only when named: made for a GPU machine (on SwiftShader at full size it would take hours). */
 const onlyWhenNamed = new Set(['webgpu']);

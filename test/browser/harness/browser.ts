@@ -25,6 +25,8 @@ export interface BrowserOptions {
 
 export interface TestBrowser {
   context: BrowserContext;
+  /** The fresh profile folder (empty cache) this browser runs with; its processes name it on their command lines. */
+  userDataDir: string;
   /** Every URL requested by pages, workers and service workers of this context. */
   requests: string[];
   /** Console lines and page errors, for failure messages. */
@@ -64,6 +66,7 @@ export async function launchBrowser(options: BrowserOptions = {}): Promise<TestB
   for (const p of context.pages()) watch(p);
   return {
     context,
+    userDataDir,
     requests,
     logs,
     async newPage() {
