@@ -273,7 +273,7 @@ describe('MoA Lens app in Chromium', () => {
     }
   }, 400_000);
 
-  it('lists both shipped models with their download sizes, loads the one chosen, and keeps the choice after a reload', async () => {
+  it('lists every shipped model with its download size, loads the one chosen, and keeps the choice after a reload', async () => {
     const index = JSON.parse(await readFile(path.join(REPO_ROOT, 'models/index.json'), 'utf8')) as { default: string; shipped: Record<string, string> };
     const page = await browser.newPage();
     await page.goto(`${server.url}?backend=wasm`);
