@@ -201,7 +201,7 @@ const CYTOPLASM_DNA = 0.035;
 const CYTOPLASM_ACTIN = 0.3375;
 const PERINUCLEAR_ACTIN = 0.675;
 const CORTICAL_ACTIN = 0.1875;
-/** The perinuclear actin reaches its full level within the outer two thirds of the nucleus's radius. */
+/** The perinuclear actin is flat over the inner 80% of the nucleus's radius and falls to zero at its edge. */
 const PERINUCLEAR_PLATEAU = 3;
 /** Actin beyond the cell's outline (lamella), width in full-resolution pixels and level. */
 const LAMELLA_WIDTH = 6;
