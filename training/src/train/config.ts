@@ -30,6 +30,8 @@ export interface TrainConfig {
   nesterov: boolean;
   weightDecay: number;
   labelSmoothing: number;
+  /** Scale the averaged gradient down to this L2 norm when it is larger; 0: never (the norm is logged either way). */
+  clipGradNorm: number;
   /** inverse-frequency: per-sample loss weights; balanced-sampling: class-balanced epochs drawn with replacement. */
   classWeighting: 'inverse-frequency' | 'balanced-sampling' | 'none';
   /** percentile: per image and channel, 0.1-99.9% to [0, 1]; divide: x / divideBy (the 2018 pipeline). */
@@ -81,6 +83,7 @@ export const DEFAULTS: TrainConfig = {
   nesterov: true,
   weightDecay: 5e-5,
   labelSmoothing: 0.1,
+  clipGradNorm: 0,
   classWeighting: 'inverse-frequency',
   normalisation: 'percentile',
   divideBy: 65535,
@@ -237,6 +240,7 @@ export function validateTrainConfig(c: TrainConfig, worldSize: number, options: 
     throw new ConfigError(`--batch-per-rank ${c.batchPerRank} x ${worldSize} ranks != --global-batch ${c.globalBatch}.`);
   if (!(c.widthMultiplier > 0 && c.widthMultiplier <= 4)) throw new ConfigError(`--width-multiplier must be in (0, 4], got ${c.widthMultiplier}.`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) throw new ConfigError('--label-smoothing must be in [0, 1).');
+  if (!(c.clipGradNorm >= 0)) throw new ConfigError('--clip-grad-norm must be 0 (off) or positive.');
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new ConfigError('--momentum must be in [0, 1).');
   if (!(c.baseLr > 0)) throw new ConfigError('--base-lr must be positive.');
   return { ...c, batchPerRank: perRank, checkpointDir: c.checkpointDir || `${c.out}.checkpoints`, log: c.log || `${c.out}.train.jsonl` };

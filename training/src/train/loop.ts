@@ -10,7 +10,7 @@ import { tileField, extractTile } from '../../../src/core/tiling.ts';
 import type { TrainConfig } from './config.ts';
 import type { TrainingData } from './data.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
-import { MomentumSgd, parameterLayout, readFlat, writeFlat } from './optimizer.ts';
+import { clipGlobalNorm, MomentumSgd, parameterLayout, readFlat, writeFlat } from './optimizer.ts';
 import { computeGradient, type StepBatch } from './step.ts';
 import { latestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { World } from './world.ts';
@@ -22,6 +22,8 @@ export interface HistoryPoint {
   loss: number;
   lr: number;
   lr_x100: number;
+  /** L2 norm of the averaged gradient before any clipping (--clip-grad-norm). */
+  gradNorm: number;
   imagesPerSecond: number;
   [key: string]: number;
 }
@@ -145,6 +147,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
         throw new DivergedError(`Training diverged at step ${step + 1}: loss ${meanLoss}. Lower --base-lr or check the data; resume from the last checkpoint with --resume.`);
       const epochPos = step / stepsPerEpoch;
       const lr = learningRate(schedule, epochPos);
+      const gradNorm = clipGlobalNorm(fused.subarray(0, layout.total), config.clipGradNorm);
       optimizer.apply(fused.subarray(0, layout.total), lr);
       step++;
       imagesSince += n * world.size;
@@ -152,7 +155,7 @@ export async function trainModel(model: tfl.LayersModel, data: TrainingData, con
       if (isRoot) {
         const now = performance.now();
         const ips = (imagesSince * 1000) / (now - timeSince);
-        const point: HistoryPoint = { step, epoch: step / stepsPerEpoch, loss: meanLoss, lr, lr_x100: lr * 100, imagesPerSecond: ips };
+        const point: HistoryPoint = { step, epoch: step / stepsPerEpoch, loss: meanLoss, lr, lr_x100: lr * 100, gradNorm, imagesPerSecond: ips };
         history.push(point);
         if (step % 5 === 0 || step === totalSteps || step === 1) {
           const eta = ((totalSteps - step) * config.globalBatch) / Math.max(ips, 1e-9);

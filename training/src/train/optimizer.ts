@@ -44,6 +44,21 @@ export function writeFlat(layout: ParameterLayout, flat: Float32Array, targets: 
 
 const isKernel = (v: tf.Variable) => v.rank > 1;
 
+/**
+ * The L2 norm of the whole averaged gradient (every rank holds the same one after the allreduce, so every rank
+ * clips alike); when maxNorm > 0 and the norm is above it, the gradient is scaled in place down to maxNorm.
+ */
+export function clipGlobalNorm(gradient: Float32Array, maxNorm: number): number {
+  let sum = 0;
+  for (let i = 0; i < gradient.length; i++) sum += gradient[i] * gradient[i];
+  const norm = Math.sqrt(sum);
+  if (maxNorm > 0 && norm > maxNorm) {
+    const scale = maxNorm / norm;
+    for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
+  }
+  return norm;
+}
+
 export class MomentumSgd {
   readonly velocities: tf.Variable[];
 
