@@ -1,16 +1,8 @@
 // The channel mapping remembered per set of channel names (localStorage in the app; a real Storage-like map here).
 import { describe, expect, it } from 'vitest';
 import { mappingKey, recallMapping, rememberMapping, type KeyValueStore } from '../../src/app/state/channel-memory.ts';
+import { MemoryStore } from './memory-store.ts';
 
-class MemoryStore implements KeyValueStore {
-  readonly items = new Map<string, string>();
-  getItem(key: string): string | null {
-    return this.items.get(key) ?? null;
-  }
-  setItem(key: string, value: string): void {
-    this.items.set(key, value);
-  }
-}
 
 describe('channel mapping memory', () => {
   it('the key is the set of names: order and repeats do not matter, other names do', () => {

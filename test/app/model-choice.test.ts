@@ -2,22 +2,10 @@
 // and the model list: shipped bundles with size, input, OOD check, trust and the speed measured here, then the adapted ones.
 import { describe, expect, it } from 'vitest';
 import type { LoadedBundle, ShippedModel } from '../../src/engine/index.ts';
-import type { KeyValueStore } from '../../src/app/state/channel-memory.ts';
+import { MemoryStore } from './memory-store.ts';
 import type { LocalBundleInfo } from '../../src/app/state/local-bundles.ts';
 import { CHOICE_KEY, megabytes, modelEntries, recallChoice, rememberChoice, resolveChoice } from '../../src/app/state/model-choice.ts';
 
-class MemoryStore implements KeyValueStore {
-  readonly items = new Map<string, string>();
-  getItem(key: string): string | null {
-    return this.items.get(key) ?? null;
-  }
-  setItem(key: string, value: string): void {
-    this.items.set(key, value);
-  }
-  removeItem(key: string): void {
-    this.items.delete(key);
-  }
-}
 
 const shipped = (name: string, extra: Partial<Extract<ShippedModel, { ok: true }>> = {}): ShippedModel => ({
   ok: true,

@@ -1,18 +1,9 @@
 // Speed per model measured on this machine: the 'auto' probe's ms per tile at load, the median ms per field of a run.
 import { describe, expect, it } from 'vitest';
-import type { KeyValueStore } from '../../src/app/state/channel-memory.ts';
+import { MemoryStore } from './memory-store.ts';
 import { recallSpeed, recordProbe, recordRun, speedKey, speedText } from '../../src/app/state/model-speed.ts';
 import type { BackendInfo, FieldTimings } from '../../src/engine/index.ts';
 
-class MemoryStore implements KeyValueStore {
-  readonly items = new Map<string, string>();
-  getItem(key: string): string | null {
-    return this.items.get(key) ?? null;
-  }
-  setItem(key: string, value: string): void {
-    this.items.set(key, value);
-  }
-}
 
 const wasm: BackendInfo = { name: 'wasm', requested: 'wasm', wasmBinary: 'threaded-simd', threads: 2, crossOriginIsolated: true, hardwareConcurrency: 2, fallbackReasons: [], tfjsVersion: '4.22.0' };
 const auto: BackendInfo = {
