@@ -35,9 +35,8 @@ export interface CropStatistics {
   foregroundFraction: number[];
   /** Pearson correlation of all pixels: DNA-Tubulin, DNA-Actin, Tubulin-Actin. */
   correlation: [number, number, number];
-  /** Fraction of pixel values that are multiples of 16 (12-bit data shifted into 16 bits), and the largest value. */
+  /** Fraction of pixel values that are multiples of 16 (12-bit data shifted into 16 bits). */
   multipleOf16: number;
-  max: number;
   /** Each crop's largest value, in the order the crops came: a maximum grows with the number of crops looked at. */
   cropMaxima: number[];
 }
@@ -113,7 +112,6 @@ export class CropStatisticsAccumulator {
   private readonly products = new Float64Array(3);
   private pixels = 0;
   private multiples = 0;
-  private max = 0;
   private readonly cropMaxima: number[] = [];
   private count = 0;
 
@@ -144,7 +142,6 @@ export class CropStatisticsAccumulator {
       this.foreground[c].push(above / size);
     }
     this.cropMaxima.push(cropMax);
-    if (cropMax > this.max) this.max = cropMax;
     const [dna, tubulin, actin] = crop;
     for (let i = 0; i < size; i++) {
       this.products[0] += dna[i] * tubulin[i];
@@ -188,7 +185,6 @@ export class CropStatisticsAccumulator {
       foregroundFraction: this.foreground.map((f) => spread(f).median),
       correlation: [pearson(0, 0, 1), pearson(1, 0, 2), pearson(2, 1, 2)],
       multipleOf16: this.multiples / (3 * n),
-      max: this.max,
       cropMaxima: [...this.cropMaxima],
     };
   }
