@@ -19,6 +19,7 @@ const E2E_TESTS = [
   'test/training/train-resume.test.ts', // trainer child processes, one killed and resumed
   'test/training/train-cv.test.ts', // train:cv sweeps as child processes: two folds, killed and resumed (~90 s)
   'test/training/train-failures.test.ts', // trainer and other CLIs as child processes that fail (~10 s)
+  'test/training/checkpoint-curve.test.ts', // short training runs, then npm run evaluate -- --checkpoint as a child process (~35 s)
   'test/training/ood-export.test.ts', // a short training run exporting the OOD check, then npm run export --add-ood
   'test/training/bundle-trust-cli.test.ts', // keygen, export and evaluate as child processes
   'test/training/engine-backend-fallback.test.ts', // a fresh Node process without the native engine

@@ -167,7 +167,7 @@ async function stepWorker(job: StepJob): Promise<StepRow> {
   // The trainer's own step: fused gradient (label-smoothed CE) then momentum SGD with weight decay.
   const model = buildMcnn({ height: h, width: w, seed: 1 });
   const layout = parameterLayout(model.trainableWeights.map((v) => v.read() as tf.Variable));
-  const optimizer = new MomentumSgd(layout, { momentum: 0.9, nesterov: false, weightDecay: 5e-5 });
+  const optimizer = new MomentumSgd(layout, { momentum: 0.9, nesterov: false, weightDecay: 5e-5, fanInRateLimit: 0 });
   const data = { images: random(batch * h * w * 3), labels: Int32Array.from({ length: batch }, (_, k) => k % 13), weights: new Float32Array(batch).fill(1), height: h, width: w, channels: 3 };
   // As in the training loop: the gradient lands in one buffer reused every step (it is then allreduced in place).
   const fused = new Float32Array(layout.total);

@@ -69,7 +69,7 @@ function stepBatch(n: number, h: number, w: number): StepBatch {
 /** The trainer's step: fused gradient read back to the CPU (as before an allreduce), then momentum SGD. */
 function trainer(model: tfl.LayersModel) {
   const layout = parameterLayout(model.trainableWeights.map((v) => v.read() as tf.Variable));
-  const optimizer = new MomentumSgd(layout, { momentum: 0.9, nesterov: false, weightDecay: 5e-5 });
+  const optimizer = new MomentumSgd(layout, { momentum: 0.9, nesterov: false, weightDecay: 5e-5, fanInRateLimit: 0 });
   const fused = new Float32Array(layout.total);
   return {
     step: async (batch: StepBatch) => optimizer.apply((await computeGradient(model, layout, batch, 0.1, fused)).gradient, 0.001),

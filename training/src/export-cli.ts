@@ -1,20 +1,16 @@
 // `npm run export`: a training checkpoint -> evaluated, quantised browser bundle (for a run that stopped before its end);
 // with --add-ood, an existing bundle -> a new one with the OOD check (export/add-ood.ts).
-import { readFile, stat } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs-core';
+import { readFile } from 'node:fs/promises';
 import { signingKeyFromPem } from '../../src/core/bundle-trust.ts';
-import { MOA_CLASSES } from '../../src/core/labels.ts';
-import { buildMcnn } from '../../src/core/mcnn.ts';
 import { selectBackend } from './backend/select.ts';
 import { ADD_OOD_USAGE, addOodToBundle } from './export/add-ood.ts';
 import { evaluateAndExport } from './export/finish.ts';
-import { latestCheckpoint, readCheckpoint } from './train/checkpoint.ts';
-import { ConfigError, DEFAULTS, parseTrainArgs, recordedTrainConfig, validateTrainConfig, type TrainConfig } from './train/config.ts';
+import { checkpointConfig, checkpointModel, findCheckpoint } from './eval/checkpoint-model.ts';
+import { ConfigError, DEFAULTS, parseTrainArgs, type TrainConfig } from './train/config.ts';
 import { prepareData } from './train/data.ts';
 import type { HistoryPoint } from './train/loop.ts';
-import { parameterLayout, writeFlat } from './train/optimizer.ts';
 import { checkOutFolder } from './train/paths.ts';
-import { EXIT, exitCodesHelp, fail, ModelFileError, startCli } from './util/cli.ts';
+import { EXIT, exitCodesHelp, fail, startCli } from './util/cli.ts';
 
 const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8] [--data <root>] [--name N] [--backend B] [--sign-key <private key file>]
 Rebuilds the model from the checkpoint's own settings, evaluates it on the same held-out fold and writes the bundle
@@ -55,20 +51,14 @@ async function exportCheckpoint(): Promise<void> {
   const refused = changed.filter((k) => !OVERRIDABLE.includes(k));
   if (refused.length) throw new ConfigError(`export takes the training settings from the checkpoint; it cannot change ${refused.join(', ')}.`);
 
-  const isDir = (await stat(source).catch(() => null))?.isDirectory();
-  if (isDir === undefined) throw new ConfigError(`--checkpoint ${source} does not exist.`);
-  const found = isDir ? await latestCheckpoint(source) : { file: source, checkpoint: await readCheckpoint(source).catch((e: Error) => { throw new ModelFileError(`${source} is not a usable checkpoint: ${e.message}`, { cause: e }); }) };
-  if (!found) throw new ModelFileError(`no valid checkpoint in ${source}.`);
-  const { file, checkpoint } = found;
-  // The per-rank batch belongs to the run's world size, not to this single process.
-  const config = validateTrainConfig({ ...DEFAULTS, ...recordedTrainConfig(checkpoint.config), batchPerRank: 0, ...Object.fromEntries(changed.map((k) => [k, given[k]])) }, 1);
+  const { file, checkpoint } = await findCheckpoint(source);
+  const config = checkpointConfig(checkpoint, Object.fromEntries(changed.map((k) => [k, given[k]])));
   checkOutFolder(config.out); // an existing folder that is not a bundle is refused before any work, never deleted
   console.log(`checkpoint: ${file} (step ${checkpoint.step}, epoch ${checkpoint.epoch})`);
 
   await selectBackend({ requested: config.backend, threads: config.threads || undefined, log: console.log });
   const data = await prepareData(config);
-  const model = buildMcnn({ height: config.inputHeight, width: config.inputWidth, classes: MOA_CLASSES.length, widthMultiplier: config.widthMultiplier, seed: config.seed });
-  writeFlat(parameterLayout(model.trainableWeights.map((w) => w.read() as tf.Variable)), checkpoint.weights);
+  const model = checkpointModel(checkpoint, config);
   await evaluateAndExport({
     model,
     data,

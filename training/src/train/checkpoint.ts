@@ -54,7 +54,8 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint, keep: number
   return target;
 }
 
-async function listCheckpoints(dir: string): Promise<string[]> {
+/** The checkpoint files in `dir` (names only), oldest step first. */
+export async function listCheckpoints(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir)).filter((f) => /^ckpt-\d{8}\.bin$/.test(f)).sort();
   } catch {

@@ -32,6 +32,12 @@ export interface TrainConfig {
   labelSmoothing: number;
   /** Scale the averaged gradient down to this L2 norm when it is larger; 0: never (the norm is logged either way). */
   clipGradNorm: number;
+  /**
+   * Kernels with a fan-in above this learn at the rate x limit / fan-in (their biases at the rate); 0: every
+   * layer at the rate. SGD moves a layer's outputs by about rate x fan-in per step, so one rate cannot suit the
+   * full network's 81,920-input dense layer and its 400-input convolutions alike.
+   */
+  fanInRateLimit: number;
   /** inverse-frequency: per-sample loss weights; balanced-sampling: class-balanced epochs drawn with replacement. */
   classWeighting: 'inverse-frequency' | 'balanced-sampling' | 'none';
   /** percentile: per image and channel, 0.1-99.9% to [0, 1]; divide: x / divideBy (the 2018 pipeline). */
@@ -84,6 +90,7 @@ export const DEFAULTS: TrainConfig = {
   weightDecay: 5e-5,
   labelSmoothing: 0.1,
   clipGradNorm: 0,
+  fanInRateLimit: 0,
   classWeighting: 'inverse-frequency',
   normalisation: 'percentile',
   divideBy: 65535,
@@ -241,6 +248,7 @@ export function validateTrainConfig(c: TrainConfig, worldSize: number, options: 
   if (!(c.widthMultiplier > 0 && c.widthMultiplier <= 4)) throw new ConfigError(`--width-multiplier must be in (0, 4], got ${c.widthMultiplier}.`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) throw new ConfigError('--label-smoothing must be in [0, 1).');
   if (!(c.clipGradNorm >= 0)) throw new ConfigError('--clip-grad-norm must be 0 (off) or positive.');
+  if (!(c.fanInRateLimit >= 0)) throw new ConfigError('--fan-in-rate-limit must be 0 (off) or positive.');
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new ConfigError('--momentum must be in [0, 1).');
   if (!(c.baseLr > 0)) throw new ConfigError('--base-lr must be positive.');
   return { ...c, batchPerRank: perRank, checkpointDir: c.checkpointDir || `${c.out}.checkpoints`, log: c.log || `${c.out}.train.jsonl` };

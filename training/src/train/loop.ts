@@ -10,7 +10,7 @@ import { tileField, extractTile } from '../../../src/core/tiling.ts';
 import type { TrainConfig } from './config.ts';
 import type { TrainingData } from './data.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
-import { clipGlobalNorm, MomentumSgd, parameterLayout, readFlat, writeFlat } from './optimizer.ts';
+import { clipGlobalNorm, fanIn, MomentumSgd, parameterLayout, readFlat, writeFlat } from './optimizer.ts';
 import { computeGradient, type StepBatch } from './step.ts';
 import { latestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { World } from './world.ts';
@@ -69,7 +69,10 @@ export function augmentToInput(data: Float32Array, height: number, width: number
 
 export async function trainModel(model: tfl.LayersModel, data: TrainingData, config: TrainConfig, world: World, log: (line: string) => void, watchdog = new StepWatchdog(watchdogSettings())): Promise<TrainResult> {
   const layout = parameterLayout(model.trainableWeights.map((w) => w.read() as tf.Variable));
-  const optimizer = new MomentumSgd(layout, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay });
+  const optimizer = new MomentumSgd(layout, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay, fanInRateLimit: config.fanInRateLimit });
+  optimizer.rateScales.forEach((scale, i) => {
+    if (scale !== 1 && world.rank === 0) log(`${layout.variables[i].name}: fan-in ${fanIn(layout.variables[i].shape)} above --fan-in-rate-limit ${config.fanInRateLimit}: rate x ${scale.toPrecision(3)}`);
+  });
   const b = config.batchPerRank;
   const trainIdx = data.split.train;
   const perRankPerEpoch = Math.ceil(trainIdx.length / world.size);

@@ -7,6 +7,8 @@ export interface OptimizerConfig {
   nesterov: boolean;
   /** L2 weight decay, added to the gradient of kernels (not biases). */
   weightDecay: number;
+  /** Kernels with a larger fan-in learn at lr x limit / fan-in; 0: off (TrainConfig.fanInRateLimit). */
+  fanInRateLimit: number;
 }
 
 /** The model's trainable variables in a fixed order, and their offsets in the fused gradient. */
@@ -44,6 +46,18 @@ export function writeFlat(layout: ParameterLayout, flat: Float32Array, targets: 
 
 const isKernel = (v: tf.Variable) => v.rank > 1;
 
+/** Inputs summed into one output of a kernel: every dimension but the last (kh x kw x cin for a conv, in for a dense layer). */
+export const fanIn = (shape: readonly number[]) => shape.slice(0, -1).reduce((a, b) => a * b, 1);
+
+/** Each variable's multiplier of the learning rate: limit / fan-in for kernels above the limit, 1 otherwise. */
+export function rateScales(variables: readonly tf.Variable[], fanInRateLimit: number): number[] {
+  return variables.map((v) => {
+    if (!fanInRateLimit || !isKernel(v)) return 1;
+    const n = fanIn(v.shape);
+    return n > fanInRateLimit ? fanInRateLimit / n : 1;
+  });
+}
+
 /**
  * The L2 norm of the whole averaged gradient (every rank holds the same one after the allreduce, so every rank
  * clips alike); when maxNorm > 0 and the norm is above it, the gradient is scaled in place down to maxNorm.
@@ -61,18 +75,21 @@ export function clipGlobalNorm(gradient: Float32Array, maxNorm: number): number 
 
 export class MomentumSgd {
   readonly velocities: tf.Variable[];
+  readonly rateScales: number[];
 
   constructor(
     readonly layout: ParameterLayout,
     readonly config: OptimizerConfig,
   ) {
     this.velocities = layout.variables.map((v) => tf.variable(tf.zerosLike(v), false, `${v.name}/velocity`));
+    this.rateScales = rateScales(layout.variables, config.fanInRateLimit);
   }
 
-  /** One update: v = m*v + g (+ wd*w for kernels); w -= lr * (nesterov ? g + m*v : v). */
-  apply(flatGradient: Float32Array, lr: number): void {
+  /** One update: v = m*v + g (+ wd*w for kernels); w -= lr * scale * (nesterov ? g + m*v : v). */
+  apply(flatGradient: Float32Array, baseLr: number): void {
     const { momentum: m, nesterov, weightDecay } = this.config;
     this.layout.variables.forEach((w, i) => {
+      const lr = baseLr * this.rateScales[i];
       const off = this.layout.offsets[i];
       const g = flatGradient.subarray(off, off + w.size);
       if (nativeMomentumStep(w, this.velocities[i], g, lr, m, isKernel(w) ? weightDecay : 0, nesterov)) return;
