@@ -5,11 +5,10 @@ import { evaluate, reportedField } from './eval/evaluate.ts';
 import { ALLOW_UNVERIFIED, openBundle } from './eval/open-bundle.ts';
 import { reportHtml } from './eval/report.ts';
 import { MOA_CLASSES } from '../../src/core/labels.ts';
-import { DEFAULT_TILING } from '../../src/core/tiling.ts';
 import { checkpointConfig, checkpointFiles, checkpointModel, readCheckpointFile } from './eval/checkpoint-model.ts';
 import { curvePoint, type CurvePoint } from './eval/curve.ts';
 import { ConfigError, type TrainConfig } from './train/config.ts';
-import { prepareData } from './train/data.ts';
+import { prepareData, runFieldModel } from './train/data.ts';
 import { formatPercent } from './util/format.ts';
 import { EXIT, exitCodesHelp, fail, startCli } from './util/cli.ts';
 
@@ -99,8 +98,7 @@ async function checkpointCurve(argv: string[]): Promise<void> {
     const differs = FOLD_KEYS.filter((k) => config[k] !== first![k]);
     if (differs.length) throw new ConfigError(`${file} was trained with another ${differs.join(', ')} than ${files[0]}: give the checkpoints of one run.`);
     const model = checkpointModel(checkpoint, config);
-    const fieldModel = { input: { height: config.inputHeight, width: config.inputWidth, channels: 3 }, preprocessing: data.spec, tiling: DEFAULT_TILING };
-    const { fieldScores: f, treatmentScores: t } = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
+    const { fieldScores: f, treatmentScores: t } = await evaluate(model, data.samples, data.split.test, runFieldModel(config, data), MOA_CLASSES.length, data.cache);
     model.dispose();
     const row = curvePoint(file, checkpoint, f, t);
     rows.push(row);

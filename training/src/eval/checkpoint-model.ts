@@ -18,11 +18,16 @@ export async function readCheckpointFile(file: string): Promise<Checkpoint> {
   });
 }
 
+/** Whether `--checkpoint source` names a folder (else a file); a path that does not exist is a ConfigError. */
+async function isFolder(source: string): Promise<boolean> {
+  const found = await stat(source).catch(() => null);
+  if (!found) throw new ConfigError(`--checkpoint ${source} does not exist.`);
+  return found.isDirectory();
+}
+
 /** `source`: a checkpoint file, or a folder (its newest valid checkpoint). */
 export async function findCheckpoint(source: string): Promise<{ file: string; checkpoint: Checkpoint }> {
-  const isDir = (await stat(source).catch(() => null))?.isDirectory();
-  if (isDir === undefined) throw new ConfigError(`--checkpoint ${source} does not exist.`);
-  if (!isDir) return { file: source, checkpoint: await readCheckpointFile(source) };
+  if (!(await isFolder(source))) return { file: source, checkpoint: await readCheckpointFile(source) };
   const found = await latestCheckpoint(source);
   if (!found) throw new ModelFileError(`no valid checkpoint in ${source}.`);
   return found;
@@ -31,9 +36,7 @@ export async function findCheckpoint(source: string): Promise<{ file: string; ch
 /** `source`: a checkpoint file, a comma-separated list of them, or a folder (every checkpoint in it, by step). */
 export async function checkpointFiles(source: string): Promise<string[]> {
   if (source.includes(',')) return source.split(',').filter(Boolean);
-  const isDir = (await stat(source).catch(() => null))?.isDirectory();
-  if (isDir === undefined) throw new ConfigError(`--checkpoint ${source} does not exist.`);
-  if (!isDir) return [source];
+  if (!(await isFolder(source))) return [source];
   const files = await listCheckpoints(source);
   if (!files.length) throw new ModelFileError(`no checkpoint in ${source}.`);
   return files.map((f) => path.join(source, f));

@@ -5,15 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { SigningKey } from '../../../src/core/bundle-trust.ts';
-import type { FieldModel } from '../../../src/core/field-pipeline.ts';
 import { MOA_CLASSES } from '../../../src/core/labels.ts';
 import { SIMULATED_DATA_MARKER } from '../../../src/core/provenance.ts';
-import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
 import { evaluate, reportedField } from '../eval/evaluate.ts';
 import { confusionSvg, reportHtml } from '../eval/report.ts';
 import { analyseProfiles, mapSvg } from '../../../src/core/profile-map.ts';
 import type { TrainConfig } from '../train/config.ts';
-import type { TrainingData } from '../train/data.ts';
+import { runFieldModel, type TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
 import { formatPercent } from '../util/format.ts';
 import { exportBundle, quantizeModel } from './export.ts';
@@ -49,7 +47,7 @@ export interface FinishInput {
 export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics> {
   const { model, data, config } = f;
   // Evaluated exactly as the exported bundle will be run: the same input, preprocessing and tiling.
-  const fieldModel: FieldModel = { input: { height: config.inputHeight, width: config.inputWidth, channels: 3 }, preprocessing: data.spec, tiling: DEFAULT_TILING };
+  const fieldModel = runFieldModel(config, data);
   const evaluation = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   const q = await quantizeModel(model, config.quantize);
   const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);

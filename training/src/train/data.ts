@@ -1,8 +1,10 @@
 // Data: index the BBBC021 root, choose the preprocessing, split train/held-out (--split, data/splits.ts), set up the cache.
 import path from 'node:path';
+import type { FieldModel } from '../../../src/core/field-pipeline.ts';
 import { CHANNELS } from '../../../src/core/labels.ts';
 import type { PreprocessSpec } from '../../../src/core/preprocess.ts';
 import { chooseSplit, FieldCache, firstReadableField, loadDatasetIndex, LoadReport, type DatasetIndex, type Sample, type Split } from '../data/index.ts';
+import { DEFAULT_TILING } from '../../../src/core/tiling.ts';
 import { DataError } from '../util/cli.ts';
 import type { TrainConfig } from './config.ts';
 
@@ -30,4 +32,9 @@ export async function prepareData(config: TrainConfig, fixedSpec?: PreprocessSpe
   const spec: PreprocessSpec = fixedSpec ?? { version: 1, channels: [...CHANNELS], binning, normalisation };
   const cache = new FieldCache(config.cacheDir || path.join(config.data, '.moa-lens-cache'), spec);
   return { index, samples: index.samples, spec, split, cache, fieldSize, report };
+}
+
+/** How a run's model sees a field (its input, this data's preprocessing, the default tiling): as the exported bundle will run it. */
+export function runFieldModel(config: TrainConfig, data: TrainingData): FieldModel {
+  return { input: { height: config.inputHeight, width: config.inputWidth, channels: 3 }, preprocessing: data.spec, tiling: DEFAULT_TILING };
 }
