@@ -1,15 +1,18 @@
 // `npm run evaluate -- --checkpoint`: a run's held-out curve from its checkpoints, scored as the run's own export scores
-// its final weights.
+// its final weights; `npm run export -- --checkpoint` of the same run to 8-bit per-channel weights with bias correction.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDatasetIndex } from '../../training/src/data/index.ts';
 import type { CurvePoint } from '../../training/src/eval/curve.ts';
 import { repoRoot, runTrainer, smallDataset } from './train-helpers.ts';
 
 const common = ['--input-size', '64x64', '--width-multiplier', '0.25', '--epochs', '2', '--global-batch', '4', '--folds', '3', '--base-lr', '0.01', '--warmup-epochs', '1', '--quantize', 'float32', '--max-steps', '6', '--checkpoint-every', '3', '--seed', '5'];
-const evaluateCli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'training/src/evaluate-cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8' });
+const cli = (entry: string) => (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'training/src', entry), ...args], { cwd: repoRoot, encoding: 'utf8' });
+const evaluateCli = cli('evaluate-cli.ts');
+const exportCli = cli('export-cli.ts');
 
 describe('npm run evaluate -- --checkpoint', () => {
   let data: string;
@@ -17,12 +20,12 @@ describe('npm run evaluate -- --checkpoint', () => {
   beforeAll(async () => {
     data = await smallDataset({ size: 128, compoundsPerClass: 2, fieldsPerTreatment: 1, seed: 4 });
     work = await mkdtemp(path.join(os.tmpdir(), 'moa-curve-'));
-  });
+    const run = await runTrainer(['--data', data, '--out', path.join(work, 'run', 'model'), ...common]);
+    expect(run.code, run.stderr).toBe(0);
+  }, 600_000);
 
   it('scores every checkpoint of a run on its held-out fold, the last as the run itself scored its final weights', async () => {
     const out = path.join(work, 'run', 'model');
-    const run = await runTrainer(['--data', data, '--out', out, ...common]);
-    expect(run.code, run.stderr).toBe(0);
     const r = evaluateCli(['--checkpoint', `${out}.checkpoints`, '--report', path.join(work, 'curve')]);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const curve = JSON.parse(await readFile(path.join(work, 'curve.json'), 'utf8')) as { split: string; checkpoints: CurvePoint[] };
@@ -53,5 +56,26 @@ describe('npm run evaluate -- --checkpoint', () => {
     const missing = evaluateCli(['--checkpoint', path.join(work, 'nowhere')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('does not exist');
+  });
+
+  it("exports a checkpoint as 8-bit per-channel weights whose biases keep each layer's mean output over the training fields, scored as shipped", async () => {
+    const out = path.join(work, 'run', 'model');
+    const quantized = path.join(work, 'run-uint8', 'model');
+    const r = exportCli(['--checkpoint', `${out}.checkpoints`, '--quantize', 'uint8-per-channel', '--out', quantized]);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const own = JSON.parse(await readFile(`${out}.report.json`, 'utf8')) as { provenance: { recipe: { folds: number } } };
+    const report = JSON.parse(await readFile(`${quantized}.report.json`, 'utf8')) as { metrics: { heldOutFields: number; quantizedFieldAccuracy: number; quantizedTreatmentAccuracy: number }; provenance: { biasCorrection: { trainingFields: number } } };
+    // Every training field of this small run (fewer than the 128 the export uses at most).
+    const training = (await loadDatasetIndex(data)).samples.length - report.metrics.heldOutFields;
+    expect(own.provenance.recipe.folds).toBe(3);
+    expect(report.provenance.biasCorrection.trainingFields).toBe(training);
+    expect(r.stdout).toContain(`bias correction: each layer's mean output over ${training} training fields kept as in float32`);
+    const metadata = JSON.parse(await readFile(path.join(quantized, 'moa-lens.json'), 'utf8')) as { weights: { dtype: string } };
+    expect(metadata.weights.dtype).toBe('uint8-per-channel');
+    // The bundle as the verifying loader reads it scores the held-out fields as the export measured them.
+    const e = evaluateCli(['--bundle', quantized, '--data', data, '--fields', 'held-out', '--allow-unverified', '--report', path.join(work, 'uint8-eval')]);
+    expect(e.status, e.stderr + e.stdout).toBe(0);
+    const scored = JSON.parse(await readFile(path.join(work, 'uint8-eval.json'), 'utf8')) as { fieldAccuracy: number; treatmentAccuracy: number };
+    expect([scored.fieldAccuracy, scored.treatmentAccuracy]).toEqual([report.metrics.quantizedFieldAccuracy, report.metrics.quantizedTreatmentAccuracy]);
   });
 });

@@ -12,7 +12,7 @@ import type { HistoryPoint } from './train/loop.ts';
 import { checkOutFolder } from './train/paths.ts';
 import { EXIT, exitCodesHelp, fail, startCli } from './util/cli.ts';
 
-const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8] [--data <root>] [--name N] [--backend B] [--sign-key <private key file>]
+const USAGE = `npm run export -- --checkpoint <file or checkpoint folder> [--out <bundle dir>] [--quantize float32|float16|uint8|uint8-per-channel] [--data <root>] [--name N] [--backend B] [--sign-key <private key file>]
 Rebuilds the model from the checkpoint's own settings, evaluates it on the same held-out fold and writes the bundle
 (default --out: the run's own). A folder means its newest valid checkpoint.
 --sign-key signs the bundle (moa-lens.sig.json) with an Ed25519 private key in PKCS #8 PEM (npm run keygen); the app

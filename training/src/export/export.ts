@@ -5,6 +5,7 @@ import { METADATA_FILE, sha256Hex, writeBundleFiles, type BundleMetadataInput } 
 import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import { decodePerChannelWeights } from '../../../src/core/weights-encoding.ts';
 import { writeBundleDir } from '../bundle-fs.ts';
+import { correctBiases, type CalibrationTiles } from './bias-correction.ts';
 import { quantizeArtifacts, type WeightDtype } from './quantize.ts';
 
 export interface QuantizedModel {
@@ -15,14 +16,47 @@ export interface QuantizedModel {
   bytes: number;
 }
 
-export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype): Promise<QuantizedModel> {
+async function floatArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
   let saved: tf.io.ModelArtifacts | undefined;
   await model.save({ save: async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
-  const artifacts = quantizeArtifacts(saved!, dtype);
-  const stored = new Uint8Array(artifacts.weightData as ArrayBuffer);
-  const decoded = decodePerChannelWeights(artifacts.weightSpecs ?? [], stored);
-  const asLoaded = { ...artifacts, weightSpecs: decoded.specs, weightData: decoded.weightData.buffer as ArrayBuffer };
-  return { dtype, artifacts, model: await tfl.loadLayersModel({ load: async () => asLoaded }), bytes: stored.byteLength };
+  return saved!;
+}
+
+/** Float32 artifacts with the named weights replaced. */
+function withWeights(artifacts: tf.io.ModelArtifacts, replaced: ReadonlyMap<string, Float32Array>): tf.io.ModelArtifacts {
+  const values = new Float32Array((artifacts.weightData as ArrayBuffer).slice(0));
+  let offset = 0;
+  for (const spec of artifacts.weightSpecs ?? []) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const value = replaced.get(spec.name);
+    if (value) values.set(value, offset);
+    offset += n;
+  }
+  return { ...artifacts, weightData: values.buffer };
+}
+
+async function asLoaded(artifacts: tf.io.ModelArtifacts): Promise<tfl.LayersModel> {
+  const decoded = decodePerChannelWeights(artifacts.weightSpecs ?? [], new Uint8Array(artifacts.weightData as ArrayBuffer));
+  return tfl.loadLayersModel({ load: async () => ({ ...artifacts, weightSpecs: decoded.specs, weightData: decoded.weightData.buffer as ArrayBuffer }) });
+}
+
+/**
+ * `model` quantised to `dtype`. With `calibration` (uint8-per-channel only: its biases stay float32), each layer's
+ * bias is set so its mean output over those inputs is the float32 layer's (bias-correction.ts).
+ */
+export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype, calibration?: CalibrationTiles): Promise<QuantizedModel> {
+  if (calibration && dtype !== 'uint8-per-channel') throw new Error(`bias correction needs float32 biases: uint8-per-channel weights, not ${dtype}`);
+  const saved = await floatArtifacts(model);
+  let artifacts = quantizeArtifacts(saved, dtype);
+  let quantized = await asLoaded(artifacts);
+  if (calibration) {
+    const biases = correctBiases(model, quantized, calibration);
+    quantized.dispose();
+    // The kernels quantise to the same codes; only the float32 biases differ.
+    artifacts = quantizeArtifacts(withWeights(saved, biases), dtype);
+    quantized = await asLoaded(artifacts);
+  }
+  return { dtype, artifacts, model: quantized, bytes: (artifacts.weightData as ArrayBuffer).byteLength };
 }
 
 /** Writes the bundle folder atomically (temp folder + rename) with `extraFiles` (the OOD statistics), signed when given a key; returns the sha256 of its moa-lens.json. */

@@ -14,8 +14,18 @@ import type { TrainConfig } from '../train/config.ts';
 import { runFieldModel, type TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
 import { formatPercent } from '../util/format.ts';
+import { loadCalibrationTiles } from './bias-correction.ts';
 import { exportBundle, quantizeModel } from './export.ts';
 import { modelPixelSize, OOD_FILE, oodForBundle } from './ood-stats.ts';
+
+/** Training fields whose layer means set the 8-bit bias correction (1024x1280 tiles: 15.7 MB each in memory). */
+const BIAS_CORRECTION_FIELDS = 128;
+
+/** At most `count` of `items`, spread evenly from first to last. */
+function evenlySpaced<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]);
+}
 
 export interface HeldOutMetrics {
   split: string;
@@ -49,7 +59,10 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
   // Evaluated exactly as the exported bundle will be run: the same input, preprocessing and tiling.
   const fieldModel = runFieldModel(config, data);
   const evaluation = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
-  const q = await quantizeModel(model, config.quantize);
+  // 8-bit per channel: each layer's float32 bias set so its mean output over training fields is the float32 layer's.
+  const calibration = config.quantize === 'uint8-per-channel' ? await loadCalibrationTiles(data.samples, evenlySpaced(data.split.train, BIAS_CORRECTION_FIELDS), fieldModel, data.cache) : undefined;
+  if (calibration) f.log(`bias correction: each layer's mean output over ${calibration.fields} training fields kept as in float32`);
+  const q = await quantizeModel(model, config.quantize, calibration);
   const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   // The OOD check from the model as it ships: class statistics of the training fields, the threshold on the held-out ones.
   const trainingEval = await evaluate(q.model, data.samples, data.split.train, fieldModel, MOA_CLASSES.length, data.cache);
@@ -81,6 +94,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     machine: `${os.cpus()[0]?.model ?? 'unknown'} x ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     recipe: { ...config, data: undefined, out: undefined },
     metrics,
+    ...(calibration && { biasCorrection: { trainingFields: calibration.fields } }),
     heldOutConfusion: { field: evaluation.fieldScores.confusion, treatment: evaluation.treatmentScores.confusion },
   };
   const hash = await exportBundle(q, config.out, {
