@@ -65,7 +65,6 @@ async function exportCheckpoint(): Promise<void> {
     config,
     history: checkpoint.history as HistoryPoint[],
     steps: checkpoint.step,
-    seconds: 0,
     worldSize: 1,
     command: `npm run export -- ${argv.join(' ')}`,
     signer,

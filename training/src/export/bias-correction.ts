@@ -42,6 +42,7 @@ class LayerInputSums {
 
   /** Adds a batch of the layer's input: [n, features] for a dense layer, [n, H, W, C] for a convolution. */
   add(x: tf.Tensor): void {
+    if (x.rank !== (this.geometry ? 4 : 2)) throw new Error(`bias correction: layer ${this.name} reads a rank-${x.rank} input; a dense layer's must be rank 2, a convolution's rank 4`);
     const sums = this.geometry ? this.convRowSums(x as tf.Tensor4D) : { rows: tf.sum(x, 0).dataSync(), positions: x.shape[0] };
     this.rows ??= new Float64Array(sums.rows.length);
     if (sums.rows.length !== this.rows.length) throw new Error(`bias correction: layer ${this.name} read inputs of two shapes`);

@@ -45,7 +45,8 @@ export interface FinishInput {
   config: TrainConfig;
   history: HistoryPoint[];
   steps: number;
-  seconds: number;
+  /** Training time, when this process trained the weights (an export from a checkpoint does not know it). */
+  seconds?: number;
   worldSize: number;
   /** The command line that reproduces these weights. */
   command: string;
@@ -90,7 +91,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     worldSize: f.worldSize,
     steps: f.steps,
     epochs: config.epochs,
-    seconds: Math.round(f.seconds),
+    ...(f.seconds !== undefined && { seconds: Math.round(f.seconds) }),
     machine: `${os.cpus()[0]?.model ?? 'unknown'} x ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     recipe: { ...config, data: undefined, out: undefined },
     metrics,
