@@ -191,7 +191,7 @@ export function correctBiases(float: tfl.LayersModel, quantized: tfl.LayersModel
   const floatMeans = measure(float, float.layers.filter(isKernelLayer).map((l) => l.name), calibration);
   const biases = new Map<string, Float32Array>();
   kernelLayerStages(quantized).forEach((stage, depth) => {
-    // The first stage reads the model input itself, the same for both models.
+    // The first stage reads nothing a kernel computed (the input, pooled or not): the same in both models.
     const quantizedMeans = depth === 0 ? floatMeans : measure(quantized, stage, calibration);
     for (const name of stage) {
       const layer = quantized.getLayer(name);

@@ -15,7 +15,7 @@ import { runFieldModel, type TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
 import { formatPercent } from '../util/format.ts';
 import { loadCalibrationTiles } from './bias-correction.ts';
-import { exportBundle, quantizeModel } from './export.ts';
+import { exportBundle, quantizeModel, type QuantizedModel } from './export.ts';
 import { modelPixelSize, OOD_FILE, oodForBundle } from './ood-stats.ts';
 
 /** Training fields whose layer means set the 8-bit bias correction (1024x1280 tiles: 15.7 MB each in memory). */
@@ -55,15 +55,23 @@ export interface FinishInput {
   log: (line: string) => void;
 }
 
+/**
+ * The model quantised as the run asks. 8-bit per channel: each layer's float32 bias set so its mean output over
+ * training fields is the float32 layer's (the tiles are let go when this returns).
+ */
+async function quantizeForExport({ model, data, config, log }: FinishInput, fieldModel: ReturnType<typeof runFieldModel>): Promise<{ q: QuantizedModel; biasCorrectionFields?: number }> {
+  if (config.quantize !== 'uint8-per-channel') return { q: await quantizeModel(model, config.quantize) };
+  const calibration = await loadCalibrationTiles(data.samples, evenlySpaced(data.split.train, BIAS_CORRECTION_FIELDS), fieldModel, data.cache);
+  log(`bias correction: each layer's mean output over ${calibration.fields} training fields kept as in float32`);
+  return { q: await quantizeModel(model, config.quantize, calibration), biasCorrectionFields: calibration.fields };
+}
+
 export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics> {
   const { model, data, config } = f;
   // Evaluated exactly as the exported bundle will be run: the same input, preprocessing and tiling.
   const fieldModel = runFieldModel(config, data);
   const evaluation = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
-  // 8-bit per channel: each layer's float32 bias set so its mean output over training fields is the float32 layer's.
-  const calibration = config.quantize === 'uint8-per-channel' ? await loadCalibrationTiles(data.samples, evenlySpaced(data.split.train, BIAS_CORRECTION_FIELDS), fieldModel, data.cache) : undefined;
-  if (calibration) f.log(`bias correction: each layer's mean output over ${calibration.fields} training fields kept as in float32`);
-  const q = await quantizeModel(model, config.quantize, calibration);
+  const { q, biasCorrectionFields } = await quantizeForExport(f, fieldModel);
   const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   // The OOD check from the model as it ships: class statistics of the training fields, the threshold on the held-out ones.
   const trainingEval = await evaluate(q.model, data.samples, data.split.train, fieldModel, MOA_CLASSES.length, data.cache);
@@ -95,7 +103,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     machine: `${os.cpus()[0]?.model ?? 'unknown'} x ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     recipe: { ...config, data: undefined, out: undefined },
     metrics,
-    ...(calibration && { biasCorrection: { trainingFields: calibration.fields } }),
+    ...(biasCorrectionFields !== undefined && { biasCorrection: { trainingFields: biasCorrectionFields } }),
     heldOutConfusion: { field: evaluation.fieldScores.confusion, treatment: evaluation.treatmentScores.confusion },
   };
   const hash = await exportBundle(q, config.out, {
