@@ -88,20 +88,20 @@ class LayerInputSums {
       const bx = right ? xx - (width - cornerWidth) : xx;
       return block[(by * cornerWidth + bx) * channels + c];
     };
+    const totals = new Float64Array(channels);
+    for (let y = 0; y < height; y++) for (let c = 0; c < channels; c++) totals[c] += rowSum(y, c);
     const out = new Float64Array(kh * kw * channels);
-    for (let c = 0; c < channels; c++) {
-      let total = 0;
-      for (let y = 0; y < height; y++) total += rowSum(y, c);
-      for (let ky = 0; ky < kh; ky++) {
-        // Output row p reads input row p + ky - top: rows outside [0, height) are padding; rows never read are left out.
-        const firstRow = Math.min(height, Math.max(0, ky - top));
-        const endRow = Math.max(firstRow, Math.min(height, outHeight + ky - top));
-        const skippedRows = [...range(0, firstRow), ...range(endRow, height)];
-        for (let kx = 0; kx < kw; kx++) {
-          const firstCol = Math.min(width, Math.max(0, kx - left));
-          const endCol = Math.max(firstCol, Math.min(width, outWidth + kx - left));
-          const skippedCols = [...range(0, firstCol), ...range(endCol, width)];
-          let sum = total;
+    for (let ky = 0; ky < kh; ky++) {
+      // Output row p reads input row p + ky - top: rows outside [0, height) are padding; rows never read are left out.
+      const firstRow = Math.min(height, Math.max(0, ky - top));
+      const endRow = Math.max(firstRow, Math.min(height, outHeight + ky - top));
+      const skippedRows = [...range(0, firstRow), ...range(endRow, height)];
+      for (let kx = 0; kx < kw; kx++) {
+        const firstCol = Math.min(width, Math.max(0, kx - left));
+        const endCol = Math.max(firstCol, Math.min(width, outWidth + kx - left));
+        const skippedCols = [...range(0, firstCol), ...range(endCol, width)];
+        for (let c = 0; c < channels; c++) {
+          let sum = totals[c];
           for (const y of skippedRows) sum -= rowSum(y, c);
           for (const xx of skippedCols) sum -= colSum(xx, c);
           for (const y of skippedRows) for (const xx of skippedCols) sum += atCorner(y, xx, c);

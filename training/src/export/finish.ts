@@ -14,18 +14,13 @@ import type { TrainConfig } from '../train/config.ts';
 import { runFieldModel, type TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
 import { formatPercent } from '../util/format.ts';
+import { spreadPick } from '../util/spread-pick.ts';
 import { loadCalibrationTiles } from './bias-correction.ts';
 import { exportBundle, quantizeModel, type QuantizedModel } from './export.ts';
 import { modelPixelSize, OOD_FILE, oodForBundle } from './ood-stats.ts';
 
 /** Training fields whose layer means set the 8-bit bias correction (1024x1280 tiles: 15.7 MB each in memory). */
 const BIAS_CORRECTION_FIELDS = 128;
-
-/** At most `count` of `items`, spread evenly from first to last. */
-function evenlySpaced<T>(items: readonly T[], count: number): T[] {
-  if (items.length <= count) return [...items];
-  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]);
-}
 
 export interface HeldOutMetrics {
   split: string;
@@ -61,7 +56,7 @@ export interface FinishInput {
  */
 async function quantizeForExport({ model, data, config, log }: FinishInput, fieldModel: ReturnType<typeof runFieldModel>): Promise<{ q: QuantizedModel; biasCorrectionFields?: number }> {
   if (config.quantize !== 'uint8-per-channel') return { q: await quantizeModel(model, config.quantize) };
-  const calibration = await loadCalibrationTiles(data.samples, evenlySpaced(data.split.train, BIAS_CORRECTION_FIELDS), fieldModel, data.cache);
+  const calibration = await loadCalibrationTiles(data.samples, spreadPick(data.split.train, BIAS_CORRECTION_FIELDS), fieldModel, data.cache);
   log(`bias correction: each layer's mean output over ${calibration.fields} training fields kept as in float32`);
   return { q: await quantizeModel(model, config.quantize, calibration), biasCorrectionFields: calibration.fields };
 }

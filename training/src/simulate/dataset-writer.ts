@@ -11,6 +11,7 @@ import { deriveSeed } from '../util/prng.ts';
 import { DataError } from '../util/cli.ts';
 import { renderField, type RenderedField } from './render-field.ts';
 import { encodeTiff16, encodeTiffPages, encodeTiffPlanar, type TiffCompression } from './tiff-writer.ts';
+import { spreadPick } from '../util/spread-pick.ts';
 
 export { IMAGE_TABLE, MOA_TABLE };
 
@@ -129,14 +130,6 @@ export function selectImageRows(tables: MetadataTables, selection: RowSelection)
     kept.push(...spreadPick(rows, limit));
   }
   return kept.sort((a, b) => a - b);
-}
-
-/** Up to `n` items spread evenly over the list (so a treatment's fields come from different wells and plates). */
-export function spreadPick<T>(items: T[], n: number): T[] {
-  if (n >= items.length) return items.slice();
-  const out: T[] = [];
-  for (let k = 0; k < n; k++) out.push(items[Math.floor(((k + 0.5) * items.length) / n)]);
-  return out;
 }
 
 /** Per-compound signatures: labelled compounds use their labelled doses; others get a weak unlabelled signature. */

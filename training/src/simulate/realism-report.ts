@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { treatmentKey } from '../../../src/core/metadata.ts';
 import { DataError } from '../util/cli.ts';
 import { compareWithReal, CropStatisticsAccumulator, cutCrop, type CropStatistics, type RealCropFigures, type RealismRow } from './crop-statistics.ts';
-import { compoundSignatures, readMetadataTables, renderTableRow, spreadPick } from './dataset-writer.ts';
+import { compoundSignatures, readMetadataTables, renderTableRow } from './dataset-writer.ts';
+import { spreadPick } from '../util/spread-pick.ts';
 
 /** The real figures, vendored with their provenance. */
 export const REAL_DMSO_CROP_FIGURES = fileURLToPath(new URL('../../data/real-stats/BBBC021-DMSO-crops.json', import.meta.url));
