@@ -9,9 +9,9 @@ import { IMAGE_TABLE, MOA_TABLE } from '../data/dataset-index.ts';
 import { compoundSignature, treatmentPhenotype, type CompoundSignature } from './phenotypes.ts';
 import { deriveSeed } from '../util/prng.ts';
 import { DataError } from '../util/cli.ts';
+import { spreadPick } from '../util/spread-pick.ts';
 import { renderField, type RenderedField } from './render-field.ts';
 import { encodeTiff16, encodeTiffPages, encodeTiffPlanar, type TiffCompression } from './tiff-writer.ts';
-import { spreadPick } from '../util/spread-pick.ts';
 
 export { IMAGE_TABLE, MOA_TABLE };
 

@@ -5,9 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { treatmentKey } from '../../../src/core/metadata.ts';
 import { DataError } from '../util/cli.ts';
+import { spreadPick } from '../util/spread-pick.ts';
 import { compareWithReal, CropStatisticsAccumulator, cutCrop, type CropStatistics, type RealCropFigures, type RealismRow } from './crop-statistics.ts';
 import { compoundSignatures, readMetadataTables, renderTableRow } from './dataset-writer.ts';
-import { spreadPick } from '../util/spread-pick.ts';
 
 /** The real figures, vendored with their provenance. */
 export const REAL_DMSO_CROP_FIGURES = fileURLToPath(new URL('../../data/real-stats/BBBC021-DMSO-crops.json', import.meta.url));
