@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { KernelInputProbe, type CalibrationTiles } from '../../training/src/export/bias-correction.ts';
+import { correctBiases, KernelInputProbe, type CalibrationTiles } from '../../training/src/export/bias-correction.ts';
 import { quantizeModel } from '../../training/src/export/export.ts';
+import { measureKernelMoments } from '../../training/src/export/gptq.ts';
+import { quantizeArtifacts } from '../../training/src/export/quantize.ts';
+import { decodePerChannelWeights } from '../../src/core/weights-encoding.ts';
 
 await tf.setBackend('cpu');
 
@@ -78,8 +81,11 @@ describe('8-bit bias correction', () => {
 
   it("sets each 8-bit layer's bias so its mean output is the float32 layer's, leaving the kernels' codes as they were", async () => {
     const model = smallNet();
+    const tiles = calibration(64, 11);
+    // Nearest-rounded kernels, twice: one left as it is, one whose biases are corrected.
     const plain = await quantizeModel(model, 'uint8-per-channel');
-    const corrected = await quantizeModel(model, 'uint8-per-channel', calibration(64, 11));
+    const corrected = await quantizeModel(model, 'uint8-per-channel');
+    correctBiases(model, corrected.model, tiles);
     // Fresh inputs from the same distribution.
     const x = tf.randomUniform([256, 9, 11, 3], 0, 1, 'float32', 12);
     const sum = (v: number[]) => v.reduce((s, a) => s + a, 0);
@@ -95,7 +101,7 @@ describe('8-bit bias correction', () => {
     const [plainA, correctedA, floatA] = [plain.model, corrected.model, model].map(preActivation);
     const shiftA = (a: Float32Array | Int32Array | Uint8Array) => sum(Array.from(a, (v, i) => Math.abs(v - floatA[i])));
     expect(shiftA(correctedA)).toBeLessThan(shiftA(plainA) / 4);
-    // Only biases moved: the kernels' 8-bit codes are the same, and the bundle's bytes carry the corrected biases.
+    // Only biases moved: the kernels' 8-bit codes are the same.
     const [pw, cw] = [plain.model.getWeights(), corrected.model.getWeights()];
     let biasesMoved = 0;
     pw.forEach((w, i) => {
@@ -103,7 +109,23 @@ describe('8-bit bias correction', () => {
       else if (Array.from(w.dataSync()).some((v, k) => v !== cw[i].dataSync()[k])) biasesMoved++;
     });
     expect(biasesMoved).toBe(5);
-    expect(corrected.bytes).toBe(plain.bytes);
+  });
+
+  it("an export with calibration ships GPTQ's kernel codes and the biases corrected behind them", async () => {
+    const model = smallNet();
+    const tiles = calibration(64, 11);
+    const exported = await quantizeModel(model, 'uint8-per-channel', tiles);
+    // By hand: GPTQ's codes on the same tiles, loaded, then bias correction on that model.
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save({ save: async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }) });
+    const gptq = quantizeArtifacts(saved!, 'uint8-per-channel', await measureKernelMoments(model, tiles));
+    const decoded = decodePerChannelWeights(gptq.weightSpecs!, new Uint8Array(gptq.weightData as ArrayBuffer));
+    const byHand = await tfl.loadLayersModel({ load: async () => ({ ...gptq, weightSpecs: decoded.specs, weightData: decoded.weightData.buffer as ArrayBuffer }) });
+    const biases = correctBiases(model, byHand, tiles);
+    expect(biases.size).toBe(5);
+    const [exportedWeights, byHandWeights] = [exported.model.getWeights(), byHand.getWeights()];
+    exportedWeights.forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(byHandWeights[i].dataSync())));
+    expect(exported.bytes).toBe((gptq.weightData as ArrayBuffer).byteLength);
   });
 
   it('refuses to correct biases that are themselves quantised, and a layer without a bias', async () => {

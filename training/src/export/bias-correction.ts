@@ -13,20 +13,21 @@ import { loadSample, LoadReport, type FieldCache, type Sample } from '../data/in
 /** Per layer name: the mean of each row of its kernel's input (a kernel of shape [..., out] has prod(...) rows). */
 export type KernelInputMeans = Map<string, Float64Array>;
 
-interface ConvGeometry {
+export interface ConvGeometry {
   kernelHeight: number;
   kernelWidth: number;
   padding: 'same' | 'valid';
 }
 
-function convGeometry(layer: tfl.layers.Layer): ConvGeometry {
+/** A convolution's kernel size and padding; refused unless stride 1, undilated, same or valid padding (what the 8-bit calibration measures). */
+export function convGeometry(layer: tfl.layers.Layer): ConvGeometry {
   const config = layer.getConfig() as { kernelSize: number | number[]; strides?: number | number[]; dilationRate?: number | number[]; padding?: string };
   const pair = (v: number | number[] | undefined, fallback: number) => (v === undefined ? [fallback, fallback] : Array.isArray(v) ? v : [v, v]);
   const [kernelHeight, kernelWidth] = pair(config.kernelSize, 1);
   const strides = pair(config.strides, 1);
   const dilation = pair(config.dilationRate, 1);
   if (strides.some((s) => s !== 1) || dilation.some((d) => d !== 1) || (config.padding !== 'same' && config.padding !== 'valid'))
-    throw new Error(`bias correction handles stride-1, undilated convolutions with same or valid padding; layer ${layer.name} has strides ${strides}, dilation ${dilation}, padding ${config.padding}`);
+    throw new Error(`8-bit calibration handles stride-1, undilated convolutions with same or valid padding; layer ${layer.name} has strides ${strides}, dilation ${dilation}, padding ${config.padding}`);
   return { kernelHeight, kernelWidth, padding: config.padding };
 }
 
@@ -117,7 +118,8 @@ function* range(start: number, end: number): Generator<number> {
   for (let i = start; i < end; i++) yield i;
 }
 
-function isKernelLayer(layer: tfl.layers.Layer): boolean {
+/** A layer with a kernel to quantise and calibrate: a convolution or a dense layer. */
+export function isKernelLayer(layer: tfl.layers.Layer): boolean {
   return layer.getClassName() === 'Conv2D' || layer.getClassName() === 'Dense';
 }
 
@@ -217,14 +219,12 @@ export function correctBiases(float: tfl.LayersModel, quantized: tfl.LayersModel
 }
 
 /**
- * The model input tiles of the listed fields (unreadable fields are skipped), as the exported bundle will tile
- * them, kept in memory for the stages of bias correction.
+ * The model input tiles of the listed fields, as the exported bundle will tile them, one field at a time
+ * (unreadable fields are skipped); `onField` is called for each field read.
  */
-export async function loadCalibrationTiles(samples: readonly Sample[], indices: readonly number[], fieldModel: FieldModel, cache?: FieldCache): Promise<CalibrationTiles> {
-  const { height, width, channels } = fieldModel.input;
+export async function* streamCalibrationTiles(samples: readonly Sample[], indices: readonly number[], fieldModel: FieldModel, cache?: FieldCache, onField?: () => void): AsyncGenerator<Float32Array> {
+  const { height, width } = fieldModel.input;
   const report = new LoadReport();
-  const tiles: Float32Array[] = [];
-  let fields = 0;
   for (const index of indices) {
     let image: Awaited<ReturnType<typeof loadSample>>;
     try {
@@ -233,9 +233,17 @@ export async function loadCalibrationTiles(samples: readonly Sample[], indices: 
       report.fail(index, error, samples[index]);
       continue;
     }
+    onField?.();
     const grid = tileField(image.height, image.width, height, width, fieldModel.tiling.minOverlap);
-    for (const tile of grid.tiles) tiles.push(extractTile(image, grid, tile));
-    fields++;
+    for (const tile of grid.tiles) yield extractTile(image, grid, tile);
   }
+}
+
+/** The model input tiles of the listed fields (unreadable fields are skipped), kept in memory for the stages of bias correction. */
+export async function loadCalibrationTiles(samples: readonly Sample[], indices: readonly number[], fieldModel: FieldModel, cache?: FieldCache): Promise<CalibrationTiles> {
+  const { height, width, channels } = fieldModel.input;
+  const tiles: Float32Array[] = [];
+  let fields = 0;
+  for await (const tile of streamCalibrationTiles(samples, indices, fieldModel, cache, () => fields++)) tiles.push(tile);
   return { shape: [height, width, channels], tiles, fields };
 }

@@ -6,6 +6,7 @@ import type { SigningKey } from '../../../src/core/bundle-trust.ts';
 import { decodePerChannelWeights } from '../../../src/core/weights-encoding.ts';
 import { writeBundleDir } from '../bundle-fs.ts';
 import { correctBiases, type CalibrationTiles } from './bias-correction.ts';
+import { measureKernelMoments, type TileStream } from './gptq.ts';
 import { quantizeArtifacts, type WeightDtype } from './quantize.ts';
 
 export interface QuantizedModel {
@@ -22,17 +23,22 @@ async function floatArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifa
   return saved!;
 }
 
-/** Float32 artifacts with the named weights replaced. */
-function withWeights(artifacts: tf.io.ModelArtifacts, replaced: ReadonlyMap<string, Float32Array>): tf.io.ModelArtifacts {
-  const values = new Float32Array((artifacts.weightData as ArrayBuffer).slice(0));
+/** Artifacts with the named float32 weights (unquantised entries, such as per-channel bundles' biases) replaced. */
+function withFloat32Weights(artifacts: tf.io.ModelArtifacts, replaced: ReadonlyMap<string, Float32Array>): tf.io.ModelArtifacts {
+  const bytes = new Uint8Array((artifacts.weightData as ArrayBuffer).slice(0));
   let offset = 0;
   for (const spec of artifacts.weightSpecs ?? []) {
     const n = spec.shape.reduce((a, b) => a * b, 1);
+    const dtype = spec.quantization?.dtype ?? spec.dtype;
+    const size = n * (dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1);
     const value = replaced.get(spec.name);
-    if (value) values.set(value, offset);
-    offset += n;
+    if (value) {
+      if (dtype !== 'float32' || value.length !== n) throw new Error(`cannot replace weight ${spec.name} (${dtype}, ${n} values) with ${value.length} float32 values`);
+      bytes.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), offset);
+    }
+    offset += size;
   }
-  return { ...artifacts, weightData: values.buffer };
+  return { ...artifacts, weightData: bytes.buffer };
 }
 
 async function asLoaded(artifacts: tf.io.ModelArtifacts): Promise<tfl.LayersModel> {
@@ -41,19 +47,19 @@ async function asLoaded(artifacts: tf.io.ModelArtifacts): Promise<tfl.LayersMode
 }
 
 /**
- * `model` quantised to `dtype`. With `calibration` (uint8-per-channel only: its biases stay float32), each layer's
- * bias is set so its mean output over those inputs is the float32 layer's (bias-correction.ts).
+ * `model` quantised to `dtype`. With `calibration` (uint8-per-channel only: its biases stay float32), the kernels'
+ * codes are chosen by GPTQ against what each layer reads over `momentTiles` (default: the calibration tiles; gptq.ts),
+ * then each layer's bias is set so its mean output over the calibration tiles is the float32 layer's (bias-correction.ts).
  */
-export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype, calibration?: CalibrationTiles): Promise<QuantizedModel> {
+export async function quantizeModel(model: tfl.LayersModel, dtype: WeightDtype, calibration?: CalibrationTiles, momentTiles: TileStream | undefined = calibration): Promise<QuantizedModel> {
   if (calibration && dtype !== 'uint8-per-channel') throw new Error(`bias correction needs float32 biases: uint8-per-channel weights, not ${dtype}`);
   const saved = await floatArtifacts(model);
-  let artifacts = quantizeArtifacts(saved, dtype);
+  let artifacts = quantizeArtifacts(saved, dtype, calibration && momentTiles && (await measureKernelMoments(model, momentTiles)));
   let quantized = await asLoaded(artifacts);
   if (calibration) {
     const biases = correctBiases(model, quantized, calibration);
     quantized.dispose();
-    // The kernels quantise to the same codes; only the float32 biases differ.
-    artifacts = quantizeArtifacts(withWeights(saved, biases), dtype);
+    artifacts = withFloat32Weights(artifacts, biases);
     quantized = await asLoaded(artifacts);
   }
   return { dtype, artifacts, model: quantized, bytes: (artifacts.weightData as ArrayBuffer).byteLength };

@@ -15,12 +15,14 @@ import { runFieldModel, type TrainingData } from '../train/data.ts';
 import type { HistoryPoint } from '../train/loop.ts';
 import { formatPercent } from '../util/format.ts';
 import { spreadPick } from '../util/spread-pick.ts';
-import { loadCalibrationTiles } from './bias-correction.ts';
+import { loadCalibrationTiles, streamCalibrationTiles } from './bias-correction.ts';
 import { exportBundle, quantizeModel, type QuantizedModel } from './export.ts';
 import { modelPixelSize, OOD_FILE, oodForBundle } from './ood-stats.ts';
 
 /** Training fields whose layer means set the 8-bit bias correction (1024x1280 tiles: 15.7 MB each in memory). */
 const BIAS_CORRECTION_FIELDS = 128;
+/** Training fields streamed through the float32 model for GPTQ's input moments (one at a time: no memory limit). */
+const GPTQ_FIELDS = 1024;
 
 export interface HeldOutMetrics {
   split: string;
@@ -51,14 +53,18 @@ export interface FinishInput {
 }
 
 /**
- * The model quantised as the run asks. 8-bit per channel: each layer's float32 bias set so its mean output over
- * training fields is the float32 layer's (the tiles are let go when this returns).
+ * The model quantised as the run asks. 8-bit per channel: the kernels' codes chosen by GPTQ against what each layer
+ * reads over the training fields, then each layer's float32 bias set so its mean output over training fields is the
+ * float32 layer's (the tiles are let go when this returns).
  */
-async function quantizeForExport({ model, data, config, log }: FinishInput, fieldModel: ReturnType<typeof runFieldModel>): Promise<{ q: QuantizedModel; biasCorrectionFields?: number }> {
+async function quantizeForExport({ model, data, config, log }: FinishInput, fieldModel: ReturnType<typeof runFieldModel>): Promise<{ q: QuantizedModel; biasCorrectionFields?: number; gptqFields?: number }> {
   if (config.quantize !== 'uint8-per-channel') return { q: await quantizeModel(model, config.quantize) };
   const calibration = await loadCalibrationTiles(data.samples, spreadPick(data.split.train, BIAS_CORRECTION_FIELDS), fieldModel, data.cache);
-  log(`bias correction: each layer's mean output over ${calibration.fields} training fields kept as in float32`);
-  return { q: await quantizeModel(model, config.quantize, calibration), biasCorrectionFields: calibration.fields };
+  let gptqFields = 0;
+  const momentTiles = { shape: calibration.shape, tiles: streamCalibrationTiles(data.samples, spreadPick(data.split.train, GPTQ_FIELDS), fieldModel, data.cache, () => gptqFields++) };
+  const q = await quantizeModel(model, config.quantize, calibration, momentTiles);
+  log(`8-bit kernels: GPTQ rounding against each layer's input over ${gptqFields} training fields; bias correction: each layer's mean output over ${calibration.fields} training fields kept as in float32`);
+  return { q, biasCorrectionFields: calibration.fields, gptqFields };
 }
 
 export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics> {
@@ -66,7 +72,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
   // Evaluated exactly as the exported bundle will be run: the same input, preprocessing and tiling.
   const fieldModel = runFieldModel(config, data);
   const evaluation = await evaluate(model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
-  const { q, biasCorrectionFields } = await quantizeForExport(f, fieldModel);
+  const { q, biasCorrectionFields, gptqFields } = await quantizeForExport(f, fieldModel);
   const qEval = q.dtype === 'float32' ? evaluation : await evaluate(q.model, data.samples, data.split.test, fieldModel, MOA_CLASSES.length, data.cache);
   // The OOD check from the model as it ships: class statistics of the training fields, the threshold on the held-out ones.
   const trainingEval = await evaluate(q.model, data.samples, data.split.train, fieldModel, MOA_CLASSES.length, data.cache);
@@ -99,6 +105,7 @@ export async function evaluateAndExport(f: FinishInput): Promise<HeldOutMetrics>
     recipe: { ...config, data: undefined, out: undefined },
     metrics,
     ...(biasCorrectionFields !== undefined && { biasCorrection: { trainingFields: biasCorrectionFields } }),
+    ...(gptqFields !== undefined && { gptq: { trainingFields: gptqFields } }),
     heldOutConfusion: { field: evaluation.fieldScores.confusion, treatment: evaluation.treatmentScores.confusion },
   };
   const hash = await exportBundle(q, config.out, {

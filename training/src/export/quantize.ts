@@ -2,6 +2,7 @@
 // 8-bit per output channel (kernels; biases stay float32), which the verifying loader decodes (src/core/weights-encoding.ts).
 import type * as tf from '@tensorflow/tfjs-core';
 import type { PerChannelQuantization, WeightDtype } from '../../../src/core/weights-encoding.ts';
+import { gptqCodes, type KernelInputMoments, type KernelMoments } from './gptq.ts';
 
 export type { WeightDtype } from '../../../src/core/weights-encoding.ts';
 
@@ -20,8 +21,11 @@ function encodeUint8(value: number, scale: number, zeroPoint: number): number {
   return Math.max(0, Math.min(255, Math.round(value / scale) + zeroPoint));
 }
 
-/** A kernel (rank >= 2) as 8-bit codes with one scale and zero point per output channel (the last axis). */
-function quantizePerChannel(w: Float32Array, channels: number): { codes: Uint8Array; quantization: PerChannelQuantization } {
+/**
+ * A kernel (rank >= 2) as 8-bit codes with one scale and zero point per output channel (the last axis): each
+ * weight's nearest code, or with `moments` (what the kernel reads) the codes GPTQ chooses on the same grid (gptq.ts).
+ */
+function quantizePerChannel(w: Float32Array, channels: number, moments?: KernelInputMoments): { codes: Uint8Array; quantization: PerChannelQuantization } {
   const lo = new Float64Array(channels).fill(Infinity);
   const hi = new Float64Array(channels).fill(-Infinity);
   for (let i = 0; i < w.length; i++) {
@@ -30,12 +34,12 @@ function quantizePerChannel(w: Float32Array, channels: number): { codes: Uint8Ar
     if (w[i] > hi[c]) hi[c] = w[i];
   }
   const params = Array.from({ length: channels }, (_, c) => affineUint8(lo[c], hi[c]));
+  const scales = params.map((p) => p.scale);
+  const zeroPoints = params.map((p) => p.zeroPoint);
+  if (moments) return { codes: gptqCodes(w, channels, moments, scales, zeroPoints), quantization: { dtype: 'uint8-per-channel', scales, zeroPoints } };
   const codes = new Uint8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const { scale, zeroPoint } = params[i % channels];
-    codes[i] = encodeUint8(w[i], scale, zeroPoint);
-  }
-  return { codes, quantization: { dtype: 'uint8-per-channel', scales: params.map((p) => p.scale), zeroPoints: params.map((p) => p.zeroPoint) } };
+  for (let i = 0; i < w.length; i++) codes[i] = encodeUint8(w[i], scales[i % channels], zeroPoints[i % channels]);
+  return { codes, quantization: { dtype: 'uint8-per-channel', scales, zeroPoints } };
 }
 
 /** IEEE 754 half from a float32, round to nearest even (overflow -> inf, tiny -> subnormal/zero). */
@@ -68,9 +72,11 @@ export function toHalf(value: number): number {
 /**
  * Re-encodes float32 model artifacts with quantised weights. uint8: per tensor, q = round((w - min) / scale),
  * dequantised by TF.js's stock loader as q * scale + min. uint8-per-channel: kernels per output channel as above
- * (the stock manifest has no per-channel form, so only the verifying loader reads it), biases float32.
+ * (the stock manifest has no per-channel form, so only the verifying loader reads it), biases float32; kernels
+ * named in `moments` are rounded by GPTQ.
  */
-export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, dtype: WeightDtype): tf.io.ModelArtifacts {
+export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, dtype: WeightDtype, moments?: KernelMoments): tf.io.ModelArtifacts {
+  if (moments && dtype !== 'uint8-per-channel') throw new Error(`GPTQ rounding is for uint8-per-channel kernels, not ${dtype}`);
   if (dtype === 'float32') return artifacts;
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData;
@@ -94,7 +100,7 @@ export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, dtype: Weight
         chunks.push(new Uint8Array(w.slice().buffer));
         return spec;
       }
-      const { codes, quantization } = quantizePerChannel(w, spec.shape[spec.shape.length - 1]);
+      const { codes, quantization } = quantizePerChannel(w, spec.shape[spec.shape.length - 1], moments?.get(spec.name));
       chunks.push(codes);
       return { ...spec, quantization: quantization as unknown as tf.io.WeightsManifestEntry['quantization'] };
     }
