@@ -58,18 +58,19 @@ describe('npm run evaluate -- --checkpoint', () => {
     expect(missing.stderr).toContain('does not exist');
   });
 
-  it("exports a checkpoint as 8-bit per-channel weights whose biases keep each layer's mean output over the training fields, scored as shipped", async () => {
+  it("exports a checkpoint as 8-bit per-channel weights rounded by GPTQ over the training fields, whose biases keep each layer's mean output, scored as shipped", async () => {
     const out = path.join(work, 'run', 'model');
     const quantized = path.join(work, 'run-uint8', 'model');
     const r = exportCli(['--checkpoint', `${out}.checkpoints`, '--quantize', 'uint8-per-channel', '--out', quantized]);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const own = JSON.parse(await readFile(`${out}.report.json`, 'utf8')) as { provenance: { recipe: { folds: number } } };
-    const report = JSON.parse(await readFile(`${quantized}.report.json`, 'utf8')) as { metrics: { heldOutFields: number; quantizedFieldAccuracy: number; quantizedTreatmentAccuracy: number }; provenance: { biasCorrection: { trainingFields: number } } };
+    const report = JSON.parse(await readFile(`${quantized}.report.json`, 'utf8')) as { metrics: { heldOutFields: number; quantizedFieldAccuracy: number; quantizedTreatmentAccuracy: number }; provenance: { biasCorrection: { trainingFields: number }; gptq: { trainingFields: number } } };
     // Every training field of this small run (fewer than the 128 the export uses at most).
     const training = (await loadDatasetIndex(data)).samples.length - report.metrics.heldOutFields;
     expect(own.provenance.recipe.folds).toBe(3);
     expect(report.provenance.biasCorrection.trainingFields).toBe(training);
-    expect(r.stdout).toContain(`bias correction: each layer's mean output over ${training} training fields kept as in float32`);
+    expect(report.provenance.gptq.trainingFields).toBe(training);
+    expect(r.stdout).toContain(`8-bit kernels: GPTQ rounding against each layer's input over ${training} training fields; bias correction: each layer's mean output over ${training} training fields kept as in float32`);
     const metadata = JSON.parse(await readFile(path.join(quantized, 'moa-lens.json'), 'utf8')) as { weights: { dtype: string } };
     expect(metadata.weights.dtype).toBe('uint8-per-channel');
     // The bundle as the verifying loader reads it scores the held-out fields as the export measured them.
