@@ -9,7 +9,7 @@ import { Rng } from '../../training/src/util/prng.ts';
 
 await tf.setBackend('cpu');
 
-/** conv 5x5 same -> conv 3x2 valid -> flatten (2,160 inputs: more than one GPTQ block) -> dense -> dense. */
+/** conv 5x5 same -> conv 3x2 valid -> flatten (2,600 inputs: more than one GPTQ block) -> dense -> dense. */
 function smallNet(): tfl.LayersModel {
   const input = tfl.input({ shape: [12, 14, 3] });
   let x = tfl.layers.conv2d({ filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'a' }).apply(input) as tfl.SymbolicTensor;

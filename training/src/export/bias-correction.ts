@@ -13,7 +13,7 @@ import { loadSample, LoadReport, type FieldCache, type Sample } from '../data/in
 /** Per layer name: the mean of each row of its kernel's input (a kernel of shape [..., out] has prod(...) rows). */
 export type KernelInputMeans = Map<string, Float64Array>;
 
-export interface ConvGeometry {
+interface ConvGeometry {
   kernelHeight: number;
   kernelWidth: number;
   padding: 'same' | 'valid';

@@ -7,8 +7,8 @@
 // so the bundle's format, and every loader, are as before.
 // H is measured on training fields in the float32 model (the export streams every training field through it): a
 // convolution's rows are its 5x5xC patches, sampled at `POSITIONS_PER_TILE` output positions of each tile; a dense
-// layer's rows are its inputs. A layer with more rows
-// than `BLOCK_ROWS` (M-CNN's 81,920-input dense layer) uses H's diagonal blocks only (H itself: 27 GB).
+// layer's rows are its inputs. A layer with more rows than `BLOCK_ROWS` (M-CNN's 81,920-input dense layer) uses H's
+// diagonal blocks only (H itself: 27 GB).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { cholesky, invertLower } from '../../../src/core/ood.ts';
@@ -21,8 +21,8 @@ const POSITIONS_PER_TILE = 256;
 const BLOCK_ROWS = 2048;
 /** Rows per block for layers over BLOCK_ROWS (M-CNN's dense layer: 80 blocks, one per position of the fuse grid). */
 const SPLIT_BLOCK_ROWS = 1024;
-/** Input rows gathered before their products are added (one matrix multiply per block for many tiles). */
-const ROWS_PER_PRODUCT = 4096;
+/** Input values (64 MB) gathered before their products are added: one matrix multiply per block for many tiles. */
+const VALUES_PER_PRODUCT = 1 << 24;
 /** H + damping * mean(diag H) * I: keeps H invertible where calibration saw fewer inputs than rows (GPTQ's default). */
 const DAMPING = 0.01;
 
@@ -55,7 +55,7 @@ function samplePatches(x: tf.Tensor4D, kernelHeight: number, kernelWidth: number
   const count = Math.min(positions * n, total);
   const values = new Float32Array(count * rows);
   for (let p = 0; p < count; p++) {
-    // Every position when there are no more than asked for (M-CNN's coarsest column: 320 per tile), else random ones.
+    // Every position when there are no more than asked for, else random ones (with replacement).
     const at = count === total ? p : Math.floor(rng.next() * total);
     const b = Math.floor(at / (outHeight * outWidth));
     const oy = Math.floor(at / outWidth) % outHeight;
@@ -94,7 +94,7 @@ class MomentSums {
     if (patches.count === 0) return;
     this.pending.push(patches);
     this.pendingRows += patches.count;
-    if (this.pendingRows >= ROWS_PER_PRODUCT) this.flush();
+    if (this.pendingRows * this.rows >= VALUES_PER_PRODUCT) this.flush();
   }
 
   /** x'x of the pending rows, block by block, on the backend's matrix multiply. */
@@ -121,6 +121,7 @@ class MomentSums {
     this.pendingRows = 0;
   }
 
+  /** The mean of x x' over every row added (once: the sums become the means). */
   moments(): KernelInputMoments {
     this.flush();
     if (this.samples === 0) throw new Error('GPTQ: a layer saw no input');
