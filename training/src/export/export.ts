@@ -29,8 +29,8 @@ function withFloat32Weights(artifacts: tf.io.ModelArtifacts, replaced: ReadonlyM
   let offset = 0;
   for (const spec of artifacts.weightSpecs ?? []) {
     const n = spec.shape.reduce((a, b) => a * b, 1);
-    const dtype = spec.quantization?.dtype ?? spec.dtype;
-    const size = n * (dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1);
+    const dtype: string = spec.quantization?.dtype ?? spec.dtype;
+    const size = n * (dtype === 'float16' ? 2 : dtype === 'uint8' || dtype === 'uint8-per-channel' ? 1 : 4);
     const value = replaced.get(spec.name);
     if (value) {
       if (dtype !== 'float32' || value.length !== n) throw new Error(`cannot replace weight ${spec.name} (${dtype}, ${n} values) with ${value.length} float32 values`);

@@ -21,7 +21,7 @@ import { modelPixelSize, OOD_FILE, oodForBundle } from './ood-stats.ts';
 
 /** Training fields whose layer means set the 8-bit bias correction (1024x1280 tiles: 15.7 MB each in memory). */
 const BIAS_CORRECTION_FIELDS = 128;
-/** Training fields streamed through the float32 model for GPTQ's input moments (one at a time: no memory limit). */
+/** Training fields streamed through the float32 model for GPTQ's input moments (one at a time: memory does not grow with them). */
 const GPTQ_FIELDS = 1024;
 
 export interface HeldOutMetrics {
