@@ -144,18 +144,16 @@ export async function measureKernelMoments(model: tfl.LayersModel, calibration: 
     const kernelShape = l.getWeights()[0].shape;
     return new MomentSums(kernelShape.slice(0, -1).reduce((a, b) => a * b, 1));
   });
+  // Each convolution's geometry, checked before any tile is read; undefined for a dense layer.
+  const geometries = layers.map((l) => (l.getClassName() === 'Conv2D' ? convGeometry(l) : undefined));
   const rng = new Rng(seed);
   for await (const tile of calibration.tiles) {
     tf.tidy(() => {
       const inputs = probe.predict(tf.tensor4d(tile, [1, ...calibration.shape])) as tf.Tensor | tf.Tensor[];
       (Array.isArray(inputs) ? inputs : [inputs]).forEach((input, k) => {
-        const layer = layers[k];
-        if (layer.getClassName() === 'Dense') {
-          sums[k].add({ values: input.dataSync() as Float32Array, count: input.shape[0] });
-          return;
-        }
-        const { kernelHeight, kernelWidth, padding } = convGeometry(layer);
-        sums[k].add(samplePatches(input as tf.Tensor4D, kernelHeight, kernelWidth, padding, POSITIONS_PER_TILE, rng));
+        const geometry = geometries[k];
+        if (!geometry) sums[k].add({ values: input.dataSync() as Float32Array, count: input.shape[0] });
+        else sums[k].add(samplePatches(input as tf.Tensor4D, geometry.kernelHeight, geometry.kernelWidth, geometry.padding, POSITIONS_PER_TILE, rng));
       });
     });
   }
@@ -163,7 +161,7 @@ export async function measureKernelMoments(model: tfl.LayersModel, calibration: 
 }
 
 /** The inverse of the symmetric positive definite [n, n] matrix `a`: L^-T L^-1 from its Cholesky factor L. */
-export function inverseSpd(a: Float64Array, n: number): Float64Array {
+function inverseSpd(a: Float64Array, n: number): Float64Array {
   const li = invertLower(cholesky(a, n), n);
   const inverse = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
